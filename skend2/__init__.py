@@ -1,0 +1,5 @@
+"""skend2: Ensemble Distribution Distillation (EnD²) for scikit-learn."""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__"]
