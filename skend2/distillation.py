@@ -1,0 +1,577 @@
+"""EnD and EnD²: distilling a deep ensemble into one network."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted, check_memory
+from torch import nn
+
+from ._base import BaseNeuralClassifier, _TensorData
+from .annealing import AnnealingCallback, TemperatureAnnealing
+from .ensemble import DeepEnsembleClassifier
+from .losses import DirichletNLLLoss, EnsembleCrossEntropyLoss, ProxyDirichletLoss
+from .modules import build_module
+from .uncertainty import (
+    DIRICHLET_MEASURES,
+    ENSEMBLE_MEASURES,
+    dirichlet_uncertainty_from_logits,
+    ensemble_uncertainty,
+)
+
+__all__ = ["EnsembleDistiller", "PriorNetworkDistiller"]
+
+# The default schedule. Distillers copy it before a nested set_params
+# (``annealing__start=...``) so that the shared default is never changed.
+_DEFAULT_ANNEALING = TemperatureAnnealing()
+
+
+def _fit_teacher(teacher, X, y, X_aux):
+    """Fit a teacher and compute its members' logits: the cached, costly step."""
+    teacher.fit(X, y)
+    logits = teacher.predict_member_logits(X)
+    aux_logits = None if X_aux is None else teacher.predict_member_logits(X_aux)
+    return teacher, logits, aux_logits
+
+
+class _BaseDistiller(BaseNeuralClassifier):
+    """Teacher handling, annealing and training shared by EnD and EnD²."""
+
+    def __init__(
+        self,
+        teacher=None,
+        module: type[nn.Module] | nn.Module | None = None,
+        *,
+        annealing=_DEFAULT_ANNEALING,
+        memory=None,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 150,
+        batch_size: int = 64,
+        train_split=None,
+        callbacks: list | None = None,
+        gradient_clip: float | None = 10.0,
+        device: str = "cpu",
+        verbose: int = 0,
+        warm_start: bool = False,
+        random_state=None,
+        **kwargs: Any,
+    ) -> None:
+        self.teacher = teacher
+        self.module = module
+        self.annealing = annealing
+        self.memory = memory
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.gradient_clip = gradient_clip
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.random_state = random_state
+        super().__init__(**kwargs)
+
+    def set_params(self, **params: Any):
+        if self.annealing is _DEFAULT_ANNEALING and any(
+            k.startswith("annealing__") for k in params
+        ):
+            self.annealing = clone(_DEFAULT_ANNEALING)
+        return super().set_params(**params)
+
+    # -- checks -----------------------------------------------------------------
+    def _check_params(self) -> None:
+        self._check_common_params()
+        if self.annealing is not None and not callable(self.annealing):
+            raise TypeError(
+                "annealing must be a schedule such as TemperatureAnnealing() (a "
+                f"callable of (epoch, max_epochs)) or None; got {self.annealing!r}."
+            )
+        if self.gradient_clip is not None and not (
+            isinstance(self.gradient_clip, numbers.Real) and self.gradient_clip > 0
+        ):
+            raise ValueError(
+                "gradient_clip must be a positive number or None; "
+                f"got {self.gradient_clip!r}."
+            )
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator):
+            teacher = teacher.estimator
+        if teacher is not None and not isinstance(teacher, DeepEnsembleClassifier):
+            raise TypeError(
+                "teacher must be a DeepEnsembleClassifier (unfitted, or fitted and "
+                "wrapped in sklearn.frozen.FrozenEstimator) or None; got "
+                f"{type(teacher).__name__}."
+            )
+
+    def _teacher_outputs(self, X, y, X_aux):
+        """The fitted teacher and its members' logits on X (and X_aux)."""
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator):
+            check_is_fitted(teacher.estimator)
+            logits = teacher.predict_member_logits(X)
+            aux = None if X_aux is None else teacher.predict_member_logits(X_aux)
+            return teacher.estimator, logits, aux
+        if teacher is None:
+            teacher = DeepEnsembleClassifier(
+                random_state=self.random_state, device=self.device
+            )
+        memory = check_memory(self.memory)
+        return memory.cache(_fit_teacher)(clone(teacher), X, y, X_aux)
+
+    # -- fit --------------------------------------------------------------------
+    def fit(self, X, y, X_aux=None):
+        """Fit (or take) the teacher ensemble, then distil it into one network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training inputs. An unfitted teacher is fitted on X, y first.
+        y : array-like of shape (n_samples,)
+            Class labels. The student learns from the teacher's members, not from
+            y; y fits the teacher and fixes ``classes_``.
+        X_aux : array-like of shape (n_aux, ...), default=None
+            Extra unlabelled inputs, passed through the teacher and added to the
+            distillation set (the paper's EnD²+AUX). Note: inside a ``Pipeline``
+            X_aux bypasses the preceding steps; transform it yourself.
+
+        Returns
+        -------
+        self
+            The fitted distiller.
+        """
+        self._check_params()
+        X_raw, y_raw = X, y
+        X, y_encoded = self._validate_fit_data(X, y)
+        sample_shape = tuple(X.shape[1:])
+        if X_aux is not None:
+            X_aux = self._validate_aux(X_aux, sample_shape)
+        teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+        self._adopt_teacher_classes(teacher)
+        self.teacher_ = teacher
+        self.sample_shape_ = sample_shape
+        if aux_logits is not None:
+            X = np.concatenate([X, X_aux.astype(X.dtype)])
+            logits = np.concatenate([logits, aux_logits])
+        seed = self._draw_seed()
+        data = _TensorData(
+            self._tensor(X).to(self.device),
+            torch.as_tensor(logits, dtype=torch.float32).to(self.device),
+        )
+        warm = self.warm_start and hasattr(self, "net_")
+        with self._seeded(seed):
+            if not warm:
+                module, module_kwargs = self.module, self._params_for("module")
+                if module is None:
+                    module = teacher.module
+                    module_kwargs = teacher._params_for("module")
+                student = build_module(
+                    module, module_kwargs, sample_shape, len(self.classes_)
+                )
+                extra = (
+                    []
+                    if self.annealing is None
+                    else [AnnealingCallback(self.annealing)]
+                )
+                self.net_ = self._make_net(
+                    student,
+                    self._make_criterion(),
+                    seed=seed,
+                    extra_callbacks=extra,
+                    gradient_clip=self.gradient_clip,
+                )
+                self.net_.fit(data, None)
+            else:
+                self.net_.partial_fit(data, None)
+        self.module_ = self.net_.module_
+        self.history_ = self.net_.history
+        return self
+
+    def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
+        from sklearn.utils import check_array
+
+        X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
+        if X_aux.shape[1:] != sample_shape:
+            raise ValueError(
+                f"X_aux has samples of shape {X_aux.shape[1:]}, but X has samples "
+                f"of shape {sample_shape}."
+            )
+        return X_aux
+
+    def _adopt_teacher_classes(self, teacher) -> None:
+        seen = self.classes_
+        if not np.all(np.isin(seen, teacher.classes_)):
+            raise ValueError(
+                "y has classes the teacher was not fitted on: "
+                f"{sorted(set(seen) - set(teacher.classes_))}."
+            )
+        self.classes_ = teacher.classes_
+
+    def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
+        return self.module_(Xb)
+
+    def predict_logits(self, X) -> np.ndarray:
+        """The student's logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes)
+            Float32 logits z, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate([z.cpu().numpy() for z in self._forward_logits(X)])
+
+
+class EnsembleDistiller(_BaseDistiller):
+    """EnD: one network trained on the ensemble's (tempered) mean prediction.
+
+    Ensemble Distillation (Hinton et al., 2015) keeps the ensemble's accuracy and
+    calibration in one network but not its diversity: the student's uncertainty is
+    only the entropy of its prediction, so ``predict_uncertainty`` reports it as
+    total = data uncertainty, with zero knowledge uncertainty (the baseline that
+    EnD² improves on).
+
+    Parameters
+    ----------
+    teacher : DeepEnsembleClassifier or FrozenEstimator or None, default=None
+        The ensemble to distil. An unfitted one is cloned and fitted inside
+        ``fit`` on the same data (so cross-validation never leaks); a fitted one
+        wrapped in :class:`sklearn.frozen.FrozenEstimator` is used as it is;
+        ``None`` fits ``DeepEnsembleClassifier(random_state=random_state)``.
+    module : torch.nn.Module class or instance, default=None
+        The student's architecture; ``None`` uses the teacher's member
+        architecture (and its ``module__*`` parameters).
+    annealing : schedule or None, default=TemperatureAnnealing()
+        Temperature schedule (teacher and student logits divided by T, loss
+        multiplied by T²); ``None`` trains at T = 1. Searchable as
+        ``annealing__start`` etc.
+    memory : str, joblib.Memory or None, default=None
+        Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
+        search over student settings then fits each fold's teacher once.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimiser of the student; options in ``optimizer__*``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=150
+        Passes over the distillation set.
+    batch_size : int, default=64
+        Minibatch size.
+    train_split : callable or None, default=None
+        skorch's internal validation split; ``None`` uses all the data.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks.
+    gradient_clip : float or None, default=10.0
+        Maximum gradient norm (the reference code clips at 10).
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table, with the temperature.
+    warm_start : bool, default=False
+        Continue training the fitted student on a new call to ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the student's initialisation and shuffling (and the default teacher).
+    **kwargs
+        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
+        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the teacher's).
+    n_features_in_ : int
+        Number of features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X is a DataFrame with string column names.
+    teacher_ : DeepEnsembleClassifier
+        The fitted teacher.
+    module_ : torch.nn.Module
+        The trained student network (logits).
+    net_ : skorch.NeuralNet
+        The skorch net that trained the student.
+    history_ : skorch.History
+        Training history, with the temperature of each epoch.
+
+    See Also
+    --------
+    PriorNetworkDistiller : EnD², which also keeps knowledge uncertainty.
+    DeepEnsembleClassifier : The teacher.
+
+    References
+    ----------
+    .. [1] G. Hinton, O. Vinyals and J. Dean, "Distilling the Knowledge in a
+       Neural Network", arXiv:1503.02531, 2015.
+    .. [2] A. Malinin, B. Mlodozeniec and M. Gales, "Ensemble Distribution
+       Distillation", ICLR 2020, arXiv:1905.00076.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skend2 import DeepEnsembleClassifier, EnsembleDistiller
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> teacher = DeepEnsembleClassifier(n_members=3, max_epochs=20, random_state=0)
+    >>> student = EnsembleDistiller(teacher, max_epochs=20, random_state=0).fit(X, y)
+    >>> student.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> float(student.predict_uncertainty(X[:2], measure="knowledge").max())
+    0.0
+    """
+
+    _uncertainty_measures = ENSEMBLE_MEASURES
+
+    def _make_criterion(self) -> nn.Module:
+        return EnsembleCrossEntropyLoss()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The student's softmax output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate(
+            [
+                torch.softmax(z.double(), -1).cpu().numpy()
+                for z in self._forward_logits(X)
+            ]
+        )
+
+    def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
+        # A one-member ensemble: total = data, and knowledge, epkl, mkl are 0.
+        return ensemble_uncertainty(torch.softmax(logits.double(), -1)[:, None, :])
+
+
+class PriorNetworkDistiller(_BaseDistiller):
+    """EnD²: a Prior Network that models the distribution of the ensemble's outputs.
+
+    The student's logits z parametrise a Dirichlet with concentrations
+    α = exp(z), trained by maximum likelihood of the members' predictions
+    (Ensemble Distribution Distillation). Its mean α/α₀ is the prediction, and the
+    Dirichlet's closed forms give total, data and knowledge uncertainty like the
+    ensemble, from one network at 1/M of the cost.
+
+    Parameters
+    ----------
+    teacher : DeepEnsembleClassifier or FrozenEstimator or None, default=None
+        The ensemble to distil. An unfitted one is cloned and fitted inside
+        ``fit`` on the same data (so cross-validation never leaks); a fitted one
+        wrapped in :class:`sklearn.frozen.FrozenEstimator` is used as it is;
+        ``None`` fits ``DeepEnsembleClassifier(random_state=random_state)``.
+    module : torch.nn.Module class or instance, default=None
+        The student's architecture; ``None`` uses the teacher's member
+        architecture (and its ``module__*`` parameters).
+    loss : {"nll", "proxy"}, default="nll"
+        ``"nll"``: the EnD² Dirichlet negative log-likelihood of the members
+        (the paper); ``"proxy"``: the Proxy-Dirichlet reverse KL of Ryabinin et
+        al. (2021), better with many classes, with α = exp(z) + 1.
+    annealing : schedule or None, default=TemperatureAnnealing()
+        Temperature schedule (teacher logits and z divided by T, loss multiplied
+        by T²); ``None`` trains at T = 1. Searchable as ``annealing__start`` etc.
+    memory : str, joblib.Memory or None, default=None
+        Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
+        search over student settings then fits each fold's teacher once.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimiser of the student; options in ``optimizer__*``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=150
+        Passes over the distillation set.
+    batch_size : int, default=64
+        Minibatch size.
+    train_split : callable or None, default=None
+        skorch's internal validation split; ``None`` uses all the data.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks.
+    gradient_clip : float or None, default=10.0
+        Maximum gradient norm (the reference code clips at 10).
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table, with the temperature.
+    warm_start : bool, default=False
+        Continue training the fitted student on a new call to ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the student's initialisation and shuffling (and the default teacher).
+    **kwargs
+        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
+        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the teacher's).
+    n_features_in_ : int
+        Number of features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X is a DataFrame with string column names.
+    concentration_offset_ : float
+        α = exp(z) + concentration_offset_ (0 for ``"nll"``, 1 for ``"proxy"``).
+    teacher_ : DeepEnsembleClassifier
+        The fitted teacher.
+    module_ : torch.nn.Module
+        The trained Prior Network (logits z).
+    net_ : skorch.NeuralNet
+        The skorch net that trained the student.
+    history_ : skorch.History
+        Training history, with the temperature of each epoch.
+
+    See Also
+    --------
+    EnsembleDistiller : EnD, which distils only the mean prediction.
+    DeepEnsembleClassifier : The teacher.
+    skend2.uncertainty.dirichlet_uncertainty : The closed forms.
+
+    References
+    ----------
+    .. [1] A. Malinin, B. Mlodozeniec and M. Gales, "Ensemble Distribution
+       Distillation", ICLR 2020, arXiv:1905.00076.
+    .. [2] M. Ryabinin, A. Malinin and M. Gales, "Scaling Ensemble Distribution
+       Distillation to Many Classes with Proxy Targets", NeurIPS 2021,
+       arXiv:2105.06987.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> teacher = DeepEnsembleClassifier(n_members=3, max_epochs=20, random_state=0)
+    >>> student = PriorNetworkDistiller(teacher, max_epochs=20, random_state=0)
+    >>> student.fit(X, y).predict_concentrations(X[:2]).shape
+    (2, 3)
+    >>> sorted(student.predict_uncertainty(X[:2]))[:3]
+    ['data', 'differential_entropy', 'epkl']
+    """
+
+    _uncertainty_measures = DIRICHLET_MEASURES
+    _losses = {"nll": DirichletNLLLoss, "proxy": ProxyDirichletLoss}
+
+    def __init__(
+        self,
+        teacher=None,
+        module: type[nn.Module] | nn.Module | None = None,
+        *,
+        loss: str = "nll",
+        annealing=_DEFAULT_ANNEALING,
+        memory=None,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 150,
+        batch_size: int = 64,
+        train_split=None,
+        callbacks: list | None = None,
+        gradient_clip: float | None = 10.0,
+        device: str = "cpu",
+        verbose: int = 0,
+        warm_start: bool = False,
+        random_state=None,
+        **kwargs: Any,
+    ) -> None:
+        self.loss = loss
+        super().__init__(
+            teacher,
+            module,
+            annealing=annealing,
+            memory=memory,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            gradient_clip=gradient_clip,
+            device=device,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            **kwargs,
+        )
+
+    def _check_params(self) -> None:
+        if self.loss not in self._losses:
+            raise ValueError(
+                f"loss must be one of {sorted(self._losses)}; got {self.loss!r}."
+            )
+        super()._check_params()
+
+    def _make_criterion(self) -> nn.Module:
+        criterion = self._losses[self.loss]()
+        self.concentration_offset_ = float(criterion.concentration_offset)
+        return criterion
+
+    def _log_concentrations(self, logits: torch.Tensor) -> torch.Tensor:
+        z = logits.double()
+        if self.concentration_offset_ == 0:
+            return z
+        return torch.logaddexp(
+            z, torch.full_like(z, np.log(self.concentration_offset_))
+        )
+
+    def predict_concentrations(self, X) -> np.ndarray:
+        """The Dirichlet concentrations α of the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        alphas : ndarray of shape (n_samples, n_classes)
+            α = exp(z) + ``concentration_offset_``, float64.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate(
+            [
+                torch.exp(self._log_concentrations(z)).cpu().numpy()
+                for z in self._forward_logits(X)
+            ]
+        )
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The Dirichlet mean α/α₀ (the softmax of z for ``loss="nll"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate(
+            [
+                torch.softmax(self._log_concentrations(z), -1).cpu().numpy()
+                for z in self._forward_logits(X)
+            ]
+        )
+
+    def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
+        return dirichlet_uncertainty_from_logits(
+            logits.double(), offset=self.concentration_offset_
+        )

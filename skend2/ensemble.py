@@ -1,0 +1,352 @@
+"""DeepEnsembleClassifier: networks trained fused (vectorised) or one by one."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.utils import Bunch
+from torch import nn
+from torch.nn import functional as F
+
+from ._base import BaseNeuralClassifier, _TensorData
+from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
+from .uncertainty import ENSEMBLE_MEASURES, ensemble_uncertainty
+
+__all__ = ["DeepEnsembleClassifier"]
+
+
+class MemberCrossEntropy(nn.Module):
+    """Cross-entropy of each member's logits, summed over members, mean over the batch.
+
+    The sum (not the mean) over members gives every member exactly the gradient of
+    its own loss, so fused training matches training the members one by one.
+    Targets are (batch,) for the same labels for all members, or (batch, M).
+    """
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        batch, n_members, n_classes = logits.shape
+        if target.dim() == 1:
+            target = target[:, None].expand(batch, n_members)
+        loss = F.cross_entropy(logits.reshape(-1, n_classes), target.reshape(-1))
+        return loss * n_members
+
+
+def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, seed: int):
+    """Train one member alone (the sequential path); a joblib task."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    with estimator._seeded(seed):
+        net = estimator._make_net(member, nn.CrossEntropyLoss(), seed=seed)
+        net.fit(_TensorData(estimator._tensor(X), torch.as_tensor(y)), None)
+    return net.module_.cpu(), net.history
+
+
+class DeepEnsembleClassifier(BaseNeuralClassifier):
+    """A deep ensemble: M networks with their own initialisation and data shuffling.
+
+    Members share one torch architecture; each starts from its own random
+    initialisation and sees its own permutation of the data every epoch
+    (Lakshminarayanan et al., 2017). By default all members are trained at once:
+    their parameters are stacked and one vectorised forward/backward pass
+    (:func:`torch.func.vmap`) updates them all, so an ensemble costs little more
+    than one network. Architectures that cannot be vectorised (BatchNorm in
+    training mode) are trained one member after another through joblib.
+
+    The ensemble's prediction is the mean of the members' probabilities, and its
+    uncertainty splits into data (expected entropy) and knowledge (mutual
+    information) uncertainty, the quantities that Ensemble Distribution
+    Distillation (:class:`~skend2.PriorNetworkDistiller`) keeps in one network.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        The member architecture. ``None`` uses :class:`~skend2.modules.MLP` for
+        tabular inputs (n_samples, n_features) and :class:`~skend2.modules.SmallCNN`
+        for images (n_samples, C, H, W). A class is instantiated with the
+        ``module__*`` parameters, plus ``n_features``/``n_channels`` and
+        ``n_classes`` from the data when it accepts them; an instance is copied
+        and re-initialised for each member.
+    n_members : int, default=5
+        Number of networks in the ensemble.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimiser of each member; its options go in ``optimizer__*``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=64
+        Minibatch size of each member.
+    train_split : callable or None, default=None
+        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
+        ``None`` trains on all the data.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (e.g. ``skorch.callbacks.LRScheduler``).
+    training : {"auto", "fused", "sequential"}, default="auto"
+        ``"fused"`` trains all members in one vectorised pass; ``"sequential"``
+        trains them one after another with joblib (``n_jobs`` workers, any joblib
+        backend); ``"auto"`` fuses unless the architecture cannot be vectorised.
+    n_jobs : int or None, default=None
+        Joblib workers for ``training="sequential"``.
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table (one table for a fused ensemble).
+    warm_start : bool, default=False
+        Continue training the fitted members on a new call to ``fit`` instead of
+        re-initialising them (fused training only).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the members' initialisation and shuffling; the same value gives
+        identical predictions on CPU.
+    **kwargs
+        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
+        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features (the second dimension of X).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X is a DataFrame with string column names.
+    sample_shape_ : tuple of int
+        Shape of one input sample.
+    module_ : torch.nn.Module
+        The trained ensemble: input (batch, ...) gives logits (batch, M, K).
+    training_ : str
+        ``"fused"`` or ``"sequential"``: how the members were trained.
+    history_ : skorch.History or list of skorch.History
+        Training history (one per member when trained sequentially).
+
+    See Also
+    --------
+    skend2.PriorNetworkDistiller : EnD², distils this ensemble into one network.
+    skend2.EnsembleDistiller : EnD, distils the ensemble's mean prediction.
+
+    References
+    ----------
+    .. [1] B. Lakshminarayanan, A. Pritzel and C. Blundell, "Simple and Scalable
+       Predictive Uncertainty Estimation using Deep Ensembles", NeurIPS 2017.
+    .. [2] A. Malinin, B. Mlodozeniec and M. Gales, "Ensemble Distribution
+       Distillation", ICLR 2020, arXiv:1905.00076.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skend2 import DeepEnsembleClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(
+    ...     StandardScaler(),
+    ...     DeepEnsembleClassifier(n_members=3, max_epochs=20, random_state=0),
+    ... ).fit(X, y)
+    >>> model.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> sorted(model.predict_uncertainty(X[:2]))
+    ['data', 'epkl', 'knowledge', 'mkl', 'total']
+    """
+
+    _uncertainty_measures = ENSEMBLE_MEASURES
+
+    def __init__(
+        self,
+        module: type[nn.Module] | nn.Module | None = None,
+        *,
+        n_members: int = 5,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        train_split=None,
+        callbacks: list | None = None,
+        training: str = "auto",
+        n_jobs: int | None = None,
+        device: str = "cpu",
+        verbose: int = 0,
+        warm_start: bool = False,
+        random_state=None,
+        **kwargs: Any,
+    ) -> None:
+        self.module = module
+        self.n_members = n_members
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.training = training
+        self.n_jobs = n_jobs
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.random_state = random_state
+        super().__init__(**kwargs)
+
+    def _check_params(self) -> None:
+        self._check_common_params()
+        if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
+            raise ValueError(f"n_members must be an int >= 1; got {self.n_members!r}.")
+        if self.training not in ("auto", "fused", "sequential"):
+            raise ValueError(
+                "training must be 'auto', 'fused' or 'sequential'; "
+                f"got {self.training!r}."
+            )
+
+    def fit(self, X, y) -> DeepEnsembleClassifier:
+        """Train the members on X, y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training inputs (int or float; cast to float32 for torch).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings, non-contiguous integers, ...).
+
+        Returns
+        -------
+        self : DeepEnsembleClassifier
+            The fitted ensemble.
+        """
+        self._check_params()
+        warm = self.warm_start and getattr(self, "training_", None) == "fused"
+        previous_classes = getattr(self, "classes_", None)
+        X, y_encoded = self._validate_fit_data(X, y)
+        sample_shape = tuple(X.shape[1:])
+        if warm and (
+            sample_shape != self.sample_shape_
+            or not np.array_equal(previous_classes, self.classes_)
+        ):
+            raise ValueError(
+                "warm_start=True needs the same input shape and classes as the "
+                "previous fit."
+            )
+        self.sample_shape_ = sample_shape
+        seed = self._draw_seed()
+        n_classes = len(self.classes_)
+        if warm:
+            with self._seeded(seed):
+                self.net_.partial_fit(self._dataset(X, y_encoded), None)
+            return self
+
+        module_kwargs = self._params_for("module")
+        with self._seeded(seed):
+            members = [
+                build_module(self.module, module_kwargs, sample_shape, n_classes)
+                for _ in range(self.n_members)
+            ]
+        training = self.training
+        if training == "auto":
+            training = "fused" if can_vectorise(members[0]) else "sequential"
+        if training == "fused" and not can_vectorise(members[0]):
+            raise ValueError(
+                "training='fused' cannot vectorise this module (it has "
+                "normalisation layers that update running statistics); use "
+                "training='sequential' or 'auto'."
+            )
+        self.training_ = training
+        if training == "fused":
+            self._fit_fused(X, y_encoded, members, seed)
+        else:
+            self._fit_sequential(X, y_encoded, members, seed)
+        return self
+
+    def _dataset(self, X: np.ndarray, y: np.ndarray) -> _TensorData:
+        return _TensorData(
+            self._tensor(X).to(self.device), torch.as_tensor(y).to(self.device)
+        )
+
+    def _fit_fused(self, X, y, members, seed: int) -> None:
+        with self._seeded(seed):
+            module = StackedEnsemble(members, sample_ndim=len(self.sample_shape_))
+            self.net_ = self._make_net(
+                module,
+                MemberCrossEntropy(),
+                seed=seed,
+                n_members=self.n_members,
+                loss_scale=self.n_members,
+            )
+            self.net_.fit(self._dataset(X, y), None)
+        self.module_ = self.net_.module_
+        self.history_ = self.net_.history
+
+    def _fit_sequential(self, X, y, members, seed: int) -> None:
+        seeds = np.random.RandomState(seed).randint(
+            np.iinfo(np.int32).max, size=len(members)
+        )
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_member)(self, X, y, member, int(s))
+            for member, s in zip(members, seeds)
+        )
+        self.module_ = MemberList([m for m, _ in results]).to(self.device)
+        self.history_ = [h for _, h in results]
+        if hasattr(self, "net_"):
+            del self.net_
+
+    def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
+        return self.module_(Xb)
+
+    def predict_member_logits(self, X) -> np.ndarray:
+        """Logits of every member.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_members, n_classes)
+            Float32 logits, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate([z.cpu().numpy() for z in self._forward_logits(X)])
+
+    def predict_member_proba(self, X) -> np.ndarray:
+        """Class probabilities of every member.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_members, n_classes)
+            Each member's softmax output, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate(
+            [
+                torch.softmax(z.double(), dim=-1).cpu().numpy()
+                for z in self._forward_logits(X)
+            ]
+        )
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Mean of the members' class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The ensemble's predictive distribution, in the order of ``classes_``.
+        """
+        X = self._validate_predict_data(X)
+        return np.concatenate(
+            [
+                torch.softmax(z.double(), dim=-1).mean(dim=1).cpu().numpy()
+                for z in self._forward_logits(X)
+            ]
+        )
+
+    def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
+        return ensemble_uncertainty(torch.softmax(logits.double(), dim=-1))
