@@ -146,7 +146,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
     ... ).fit(X, y)
     >>> model.predict_proba(X[:2]).shape
     (2, 3)
-    >>> sorted(model.predict_uncertainty(X[:2]))
+    >>> ensemble = model[-1]
+    >>> sorted(ensemble.predict_uncertainty(model[:-1].transform(X[:2])))
     ['data', 'epkl', 'knowledge', 'mkl', 'total']
     """
 
