@@ -64,8 +64,10 @@ class BatchIterator:
 
     With ``n_members=M``, each member gets its own permutation of the data: the
     batches have shape (batch, M, ...), member m's column being its own minibatch.
-    Indexing tensors directly avoids the per-sample collation of a ``DataLoader``,
-    which dominates the cost of small networks.
+    With ``member=m`` as well, only member m's minibatches are yielded, the very
+    ones it would see in the fused ensemble (the sequential path uses this, so
+    both paths train on the same batches). Indexing tensors directly avoids the
+    per-sample collation of a ``DataLoader``, which dominates for small networks.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class BatchIterator:
         batch_size: int = 128,
         shuffle: bool = False,
         n_members: int | None = None,
+        member: int | None = None,
         seed: int = 0,
         drop_last: bool = False,
     ) -> None:
@@ -81,6 +84,7 @@ class BatchIterator:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.n_members = n_members
+        self.member = member
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(int(seed))
 
@@ -88,25 +92,23 @@ class BatchIterator:
         n = len(self.indices)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _rows(self) -> torch.Tensor:
         n = len(self.indices)
         if self.n_members is None:
-            order = (
-                torch.randperm(n, generator=self.generator)
-                if self.shuffle
-                else torch.arange(n)
-            )
-            rows = self.indices[order]
-        else:
-            # One independent permutation per member, shape (n, M).
-            rows = torch.stack(
-                [
-                    self.indices[torch.randperm(n, generator=self.generator)]
-                    for _ in range(self.n_members)
-                ],
-                dim=1,
-            )
-        rows = rows.to(self.X.device)
+            if not self.shuffle:
+                return self.indices
+            return self.indices[torch.randperm(n, generator=self.generator)]
+        # One independent permutation per member, shape (n, M).
+        perms = [
+            self.indices[torch.randperm(n, generator=self.generator)]
+            for _ in range(self.n_members)
+        ]
+        if self.member is not None:
+            return perms[self.member]
+        return torch.stack(perms, dim=1)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rows = self._rows().to(self.X.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = rows[start : start + self.batch_size]
             yield self.X[batch], self.y[batch]
@@ -214,7 +216,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             and issubclass(self.optimizer, torch.optim.Optimizer)
         ):
             raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer class; got {self.optimizer!r}."
+                "optimizer must be a torch.optim.Optimizer class; "
+                f"got {self.optimizer!r}."
             )
         device = str(self.device)
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -288,6 +291,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         *,
         seed: int,
         n_members: int | None = None,
+        member: int | None = None,
         loss_scale: float = 1.0,
         extra_callbacks: list | None = None,
         gradient_clip: float | None = None,
@@ -319,6 +323,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             iterator_train=BatchIterator,
             iterator_valid=BatchIterator,
             iterator_train__n_members=n_members,
+            iterator_train__member=member,
             iterator_train__seed=seed,
             dataset=_TensorData,
             train_split=self.train_split,

@@ -1,4 +1,4 @@
-"""Temperature annealing schedules for distillation, and the callback that applies them."""
+"""Temperature annealing schedules for distillation, and their skorch callback."""
 
 from __future__ import annotations
 

@@ -35,11 +35,20 @@ class MemberCrossEntropy(nn.Module):
         return loss * n_members
 
 
-def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, seed: int):
-    """Train one member alone (the sequential path); a joblib task."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    with estimator._seeded(seed):
-        net = estimator._make_net(member, nn.CrossEntropyLoss(), seed=seed)
+def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, index: int, seed: int):
+    """Train member ``index`` alone (the sequential path); a joblib task.
+
+    It sees exactly the minibatches it would see in the fused ensemble; only
+    torch's own randomness (dropout) is seeded per member.
+    """
+    with estimator._seeded(seed + index):
+        net = estimator._make_net(
+            member,
+            nn.CrossEntropyLoss(),
+            seed=seed,
+            n_members=estimator.n_members,
+            member=index,
+        )
         net.fit(_TensorData(estimator._tensor(X), torch.as_tensor(y)), None)
     return net.module_.cpu(), net.history
 
@@ -276,12 +285,9 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self.history_ = self.net_.history
 
     def _fit_sequential(self, X, y, members, seed: int) -> None:
-        seeds = np.random.RandomState(seed).randint(
-            np.iinfo(np.int32).max, size=len(members)
-        )
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_member)(self, X, y, member, int(s))
-            for member, s in zip(members, seeds)
+            delayed(_fit_member)(self, X, y, member, index, seed)
+            for index, member in enumerate(members)
         )
         self.module_ = MemberList([m for m, _ in results]).to(self.device)
         self.history_ = [h for _, h in results]

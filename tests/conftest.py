@@ -6,7 +6,9 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
-torch.set_num_threads(2)
+# Small networks gain nothing from intra-op threads, and with the 2 cores shared
+# (pytest plus joblib workers) threads only contend.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,20 @@ def _fixed_seeds():
 def iris():
     X, y = load_iris(return_X_y=True)
     return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from skend2.datasets import load_digits_ood
+
+    return load_digits_ood(random_state=0)
+
+
+@pytest.fixture(scope="session")
+def digits_ensemble(digits):
+    """The issue's setting: 10 MLP members, digits 0-4, pixels in [0, 1]."""
+    from skend2 import DeepEnsembleClassifier
+
+    return DeepEnsembleClassifier(n_members=10, max_epochs=60, random_state=0).fit(
+        digits.X_train, digits.y_train
+    )
