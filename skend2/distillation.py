@@ -51,7 +51,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         annealing=_DEFAULT_ANNEALING,
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
         max_epochs: int = 150,
         batch_size: int = 64,
         train_split=None,
@@ -263,8 +263,11 @@ class EnsembleDistiller(_BaseDistiller):
         search over student settings then fits each fold's teacher once.
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
         Optimiser of the student; options in ``optimizer__*``.
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float, default=3e-3
+        Learning rate. Higher than the ensemble's default: measured over the
+        spiral, digits, wine, breast-cancer and iris sets, 3e-3 distilled better
+        (lower held-out distillation NLL, error closer to the teacher's) than 1e-3
+        within the default 150 epochs.
     max_epochs : int, default=150
         Passes over the distillation set.
     batch_size : int, default=64
@@ -393,8 +396,11 @@ class PriorNetworkDistiller(_BaseDistiller):
         search over student settings then fits each fold's teacher once.
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
         Optimiser of the student; options in ``optimizer__*``.
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float, default=3e-3
+        Learning rate. Higher than the ensemble's default: measured over the
+        spiral, digits, wine, breast-cancer and iris sets, 3e-3 distilled better
+        (lower held-out distillation NLL, error closer to the teacher's) than 1e-3
+        within the default 150 epochs.
     max_epochs : int, default=150
         Passes over the distillation set.
     batch_size : int, default=64
@@ -477,7 +483,7 @@ class PriorNetworkDistiller(_BaseDistiller):
         annealing=_DEFAULT_ANNEALING,
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
         max_epochs: int = 150,
         batch_size: int = 64,
         train_split=None,

@@ -986,7 +986,8 @@ def evaluate_classifier(
         ``"misclassification_aupr"`` and ``"prr"`` (using the total uncertainty;
         NaN with a warning when all or no predictions are wrong) and, with
         ``X_ood``, ``"ood_auroc_<measure>"`` and ``"ood_aupr_<measure>"`` (OOD
-        positive) for each measure.
+        positive) for each measure (``precision`` negated, so that higher always
+        means more uncertain).
 
     See Also
     --------
@@ -1061,8 +1062,12 @@ def evaluate_classifier(
                 f"{list(test_uncertainty)}."
             )
         for name in names:
-            in_scores = test_uncertainty[name]
-            out_scores = ood_uncertainty[name]
+            in_scores = np.asarray(test_uncertainty[name])
+            out_scores = np.asarray(ood_uncertainty[name])
+            if name == "precision":
+                # A Dirichlet's precision grows with certainty: negate it so
+                # that, like every other measure, higher means more uncertain.
+                in_scores, out_scores = -in_scores, -out_scores
             results[f"ood_auroc_{name}"] = ood_detection_auroc(in_scores, out_scores)
             results[f"ood_aupr_{name}"] = ood_detection_aupr(in_scores, out_scores)
     return results

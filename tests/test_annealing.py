@@ -1,0 +1,90 @@
+"""Temperature schedules and the annealing callback."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+
+from skend2 import (
+    ConstantTemperature,
+    DeepEnsembleClassifier,
+    ExponentialAnnealing,
+    PriorNetworkDistiller,
+    TemperatureAnnealing,
+)
+
+
+def test_reference_schedule_shape():
+    schedule = TemperatureAnnealing(start=10, end=1, hold_epochs=3, decay_epochs=3)
+    temps = [schedule(e, 10) for e in range(10)]
+    assert temps[:3] == [10, 10, 10]
+    np.testing.assert_allclose(temps[3:6], [7, 4, 1])
+    assert temps[6:] == [1, 1, 1, 1]
+
+
+def test_fractions_of_max_epochs():
+    schedule = TemperatureAnnealing()  # hold a third, decay a third
+    temps = [schedule(e, 30) for e in range(30)]
+    assert temps[:10] == [10.0] * 10
+    assert temps[19] == 1.0 and temps[-1] == 1.0
+    assert all(a >= b for a, b in zip(temps, temps[1:]))
+
+
+def test_exponential_is_geometric_and_below_linear():
+    lin = TemperatureAnnealing(start=16, hold_epochs=0, decay_epochs=4)
+    exp = ExponentialAnnealing(start=16, hold_epochs=0, decay_epochs=4)
+    np.testing.assert_allclose([exp(e, 4) for e in range(4)], [8, 4, 2, 1])
+    assert all(exp(e, 4) <= lin(e, 4) for e in range(4))
+
+
+def test_constant():
+    assert ConstantTemperature(3.0)(5, 10) == 3.0
+
+
+@pytest.mark.parametrize(
+    "schedule, error",
+    [
+        (TemperatureAnnealing(start=0), ValueError),
+        (TemperatureAnnealing(end=-1), ValueError),
+        (TemperatureAnnealing(hold_epochs=1.5), ValueError),
+        (TemperatureAnnealing(hold_epochs=-2), ValueError),
+        (TemperatureAnnealing(decay_epochs="3"), TypeError),
+        (ConstantTemperature(float("inf")), ValueError),
+    ],
+)
+def test_bad_schedules(schedule, error):
+    with pytest.raises(error):
+        schedule(0, 10)
+
+
+def test_schedules_are_sklearn_style():
+    schedule = TemperatureAnnealing(start=5)
+    assert schedule.get_params()["start"] == 5
+    copy = clone(schedule).set_params(start=2)
+    assert copy.start == 2 and schedule.start == 5
+
+
+def test_callback_sets_temperature_each_epoch(iris):
+    X, y = iris
+    teacher = DeepEnsembleClassifier(n_members=2, max_epochs=3, random_state=0).fit(
+        X, y
+    )
+    schedule = TemperatureAnnealing(start=4, hold_epochs=2, decay_epochs=3)
+    student = PriorNetworkDistiller(
+        FrozenEstimator(teacher), annealing=schedule, max_epochs=7, random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        student.history_[:, "temperature"], [4, 4, 3, 2, 1, 1, 1]
+    )
+    assert student.net_.criterion_.temperature == 1.0
+    none = PriorNetworkDistiller(
+        FrozenEstimator(teacher), annealing=None, max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert "temperature" not in none.history_[-1]
+
+
+def test_nested_set_params_does_not_touch_the_shared_default():
+    a = PriorNetworkDistiller().set_params(annealing__start=3.0)
+    b = PriorNetworkDistiller()
+    assert a.annealing.start == 3.0
+    assert b.annealing.start == 10.0
