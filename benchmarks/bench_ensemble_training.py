@@ -26,10 +26,18 @@ from skend2.datasets import make_spirals
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     X, y = make_spirals(4000, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(

@@ -26,13 +26,27 @@ from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistil
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--n-inputs", type=int, default=100_000)
+    parser.add_argument(
+        "--n-features",
+        type=int,
+        default=784,
+        help="input size (784: flattened 28x28 images, as Fashion-MNIST)",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     rng = np.random.RandomState(0)
-    n_features, n_classes = 64, 10
+    n_features, n_classes = args.n_features, 10
     X_train = rng.normal(size=(2000, n_features))
     y_train = rng.randint(n_classes, size=2000)
     X = rng.normal(size=(args.n_inputs, n_features))

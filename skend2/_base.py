@@ -340,7 +340,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """Logits of successive batches of X, so memory stays flat in n_samples."""
         module = self.module_
         module.eval()
-        with torch.no_grad():
+        with torch.inference_mode():
             for start in range(0, len(X), _PREDICT_BATCH_SIZE):
                 Xb = self._tensor(X[start : start + _PREDICT_BATCH_SIZE])
                 yield self._forward_batch(Xb.to(self.device))
