@@ -262,10 +262,30 @@ class StackedEnsemble(nn.Module):
         }
         return params, buffers
 
+    def _mlp_forward(self, x: torch.Tensor, per_member: bool) -> torch.Tensor:
+        """The members of an :class:`MLP` as batched matrix products.
+
+        Same result as ``vmap``, with far less dispatch overhead per layer: for
+        small networks that overhead, not arithmetic, is what a step costs.
+        """
+        params = self._member_state()[0]
+        # (M, batch, features), or (1, batch, features) broadcast to all members.
+        h = x.transpose(0, 1).flatten(2) if per_member else x.flatten(1)[None]
+        for i, layer in enumerate(self._skeleton[0].layers):
+            if isinstance(layer, nn.Linear):
+                weight = params[f"layers.{i}.weight"]
+                bias = params[f"layers.{i}.bias"]
+                h = torch.matmul(h, weight.transpose(1, 2)) + bias[:, None, :]
+            elif not isinstance(layer, nn.Flatten):
+                h = layer(h)  # element-wise: activation or dropout
+        return h.transpose(0, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skeleton = self._skeleton[0]
         skeleton.train(self.training)
         per_member = x.dim() == self.sample_ndim + 2
+        if type(skeleton) is MLP:
+            return self._mlp_forward(x, per_member)
         params, buffers = self._member_state()
 
         def call(p, b, xi):
