@@ -296,7 +296,7 @@ class EnsembleDistiller(_BaseDistiller):
         Class labels (the teacher's).
     n_features_in_ : int
         Number of features.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when X is a DataFrame with string column names.
     teacher_ : DeepEnsembleClassifier
         The fitted teacher.
@@ -429,10 +429,10 @@ class PriorNetworkDistiller(_BaseDistiller):
         Class labels (the teacher's).
     n_features_in_ : int
         Number of features.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when X is a DataFrame with string column names.
     concentration_offset_ : float
-        α = exp(z) + concentration_offset_ (0 for ``"nll"``, 1 for ``"proxy"``).
+        α = exp(z) + ``concentration_offset_`` (0 for ``"nll"``, 1 for ``"proxy"``).
     teacher_ : DeepEnsembleClassifier
         The fitted teacher.
     module_ : torch.nn.Module

@@ -119,7 +119,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Class labels.
     n_features_in_ : int
         Number of features (the second dimension of X).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when X is a DataFrame with string column names.
     sample_shape_ : tuple of int
         Shape of one input sample.

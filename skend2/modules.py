@@ -226,7 +226,7 @@ class StackedEnsemble(nn.Module):
     sample_ndim : int
         Number of dimensions of one input sample (1 for tabular data, 3 for
         images). An input with one more dimension than a batch, shaped
-        (batch, n_members, *sample_shape), gives each member its own minibatch.
+        ``(batch, n_members, *sample_shape)``, gives each member its own minibatch.
 
     Examples
     --------
