@@ -275,7 +275,16 @@ class StackedEnsemble(nn.Module):
             if isinstance(layer, nn.Linear):
                 weight = params[f"layers.{i}.weight"]
                 bias = params[f"layers.{i}.bias"]
-                h = torch.matmul(h, weight.transpose(1, 2)) + bias[:, None, :]
+                if h.shape[0] == 1:
+                    # An input shared by all members: one GEMM against their
+                    # weights side by side, (batch, in) @ (in, M * out).
+                    n_members, n_out, n_in = weight.shape
+                    flat = torch.addmm(
+                        bias.reshape(-1), h[0], weight.reshape(-1, n_in).T
+                    )
+                    h = flat.reshape(-1, n_members, n_out).transpose(0, 1)
+                else:
+                    h = torch.baddbmm(bias[:, None, :], h, weight.transpose(1, 2))
             elif not isinstance(layer, nn.Flatten):
                 h = layer(h)  # element-wise: activation or dropout
         return h.transpose(0, 1)
