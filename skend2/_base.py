@@ -247,8 +247,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_predict_data(self, X) -> np.ndarray:
         check_is_fitted(self)
+        # float32 once here (what the networks compute in), C-ordered so that
+        # batches are views.
         X = validate_data(
-            self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64]
+            self, X, reset=False, allow_nd=True, dtype=np.float32, order="C"
         )
         if X.shape[1:] != self.sample_shape_:
             raise ValueError(
@@ -340,9 +342,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """Logits of successive batches of X, so memory stays flat in n_samples."""
         module = self.module_
         module.eval()
+        if not X.flags.writeable:
+            X = X.copy()  # torch cannot wrap a read-only array
         with torch.inference_mode():
             for start in range(0, len(X), _PREDICT_BATCH_SIZE):
-                Xb = self._tensor(X[start : start + _PREDICT_BATCH_SIZE])
+                Xb = torch.from_numpy(X[start : start + _PREDICT_BATCH_SIZE])
                 yield self._forward_batch(Xb.to(self.device))
 
     def predict(self, X) -> np.ndarray:
