@@ -35,14 +35,22 @@ _MEASURE_TITLES = {
 # negated before OOD detection so that "higher = more likely OOD" holds for all.
 _CONFIDENCE_MEASURES = ("precision",)
 
-# Colours of the training points on the maps: saturated hues that stay visible on
-# both ends of viridis (dark purple and yellow); tab10 takes over beyond five classes.
-_CLASS_COLOURS = ("#e6194b", "#f8f8f8", "#f58231", "#42d4f4", "#f032e6")
+# Colours of the training points on the maps, with the edge colour of each: the
+# first three differ in lightness (white, black, magenta), so they stay apart
+# under any colour-vision deficiency, and none of them occurs in viridis. A thin
+# black edge keeps white points visible on yellow; black points get none, as a
+# white edge on a marker this small turns them into grey specks like the white
+# ones. Okabe–Ito orange and sky blue follow; tab10 beyond five classes.
+_CLASS_COLOURS = ("#ffffff", "#000000", "#ff00ff", "#e69f00", "#56b4e9")
+_CLASS_EDGES = ("#000000", "face", "face", "#000000", "#000000")
 
 _SQRT3_2 = np.sqrt(3.0) / 2.0
 # Corners of the probability simplex in the plane: class 0 bottom left, class 1
 # bottom right, class 2 on top.
 _SIMPLEX_CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, _SQRT3_2]])
+# Corner labels of the simplex: font size, and gap above the top corner (points).
+_CORNER_LABEL_SIZE = 10
+_CORNER_LABEL_OFFSET = 4
 
 
 # ---------------------------------------------------------------------------
@@ -167,11 +175,12 @@ def _levels(levels: Any, lo: float, hi: float) -> np.ndarray:
     return levels
 
 
-def _class_colours(n_classes: int, plt: Any) -> list:
+def _class_colours(n_classes: int, plt: Any) -> list[tuple[Any, Any]]:
+    """Face and edge colour of the points of each class."""
     if n_classes <= len(_CLASS_COLOURS):
-        return list(_CLASS_COLOURS[:n_classes])
+        return list(zip(_CLASS_COLOURS[:n_classes], _CLASS_EDGES[:n_classes]))
     cmap = plt.get_cmap("tab10" if n_classes <= 10 else "tab20")
-    return [cmap(i % cmap.N) for i in range(n_classes)]
+    return [(cmap(i % cmap.N), "black") for i in range(n_classes)]
 
 
 def _feature_names(X: Any, estimator: Any = None) -> list[str] | None:
@@ -617,11 +626,13 @@ class UncertaintyMapDisplay:
             return []
         X = np.asarray(self.X)
         # Smaller markers for more points, so that the map stays visible.
-        size = float(np.clip(4000.0 / max(len(X), 1), 2.0, 8.0))
-        kw = {"s": size, "edgecolors": "black", "linewidths": 0.2, "alpha": 0.9}
+        size = float(np.clip(5000.0 / max(len(X), 1), 3.5, 9.0))
+        kw = {"s": size, "linewidths": 0.2, "alpha": 0.9}
         kw.update(scatter_kw or {})
         if self.y is None:
-            kw.setdefault("c", "white")
+            if "c" not in kw and "color" not in kw:
+                kw["c"] = "white"
+            kw.setdefault("edgecolors", "black")
             return [ax.scatter(X[:, 0], X[:, 1], **kw)]
         classes = np.unique(self.y)
         colours = _class_colours(len(classes), plt)
@@ -629,9 +640,9 @@ class UncertaintyMapDisplay:
             ax.scatter(
                 X[self.y == c, 0],
                 X[self.y == c, 1],
-                **{"color": colour, "label": f"class {c}", **kw},
+                **{"color": face, "edgecolors": edge, "label": f"class {c}", **kw},
             )
-            for c, colour in zip(classes, colours)
+            for c, (face, edge) in zip(classes, colours)
         ]
 
 
@@ -794,6 +805,11 @@ def plot_uncertainty_maps(
             fontsize=13,
             fontweight="bold",
         )
+    # Colour-bar thickness and gap in inches: constrained layout takes both as
+    # fractions of the height of the column the bar hangs from, so fixed fractions
+    # leave a gap growing with the number of rows and push the labels off the
+    # bottom of the figure.
+    column_height = max(figsize[1] - 1.0 - 0.4 * (title is not None), 1.0)
     for j, m in enumerate(measures):
         # The most extended contour set decides the arrows of the column's bar.
         contours = [d.contours_[m] for d in displays]
@@ -808,6 +824,8 @@ def plot_uncertainty_maps(
             location="bottom",
             shrink=0.85,
             aspect=30,
+            fraction=0.15 / column_height,
+            pad=0.07 / column_height,
             ticks=_colorbar_ticks(mappable),
         )
         cbar.set_label(f"{_MEASURE_TITLES.get(m, m)} ({_unit(m)})", fontsize=9)
@@ -1242,11 +1260,12 @@ class DirichletSimplexDisplay:
             )
         n_inputs = self.log_density.shape[0]
         axes = _check_axes(ax, n_inputs, type(self).__name__)
-        if axes is None:
+        own_figure = axes is None
+        if own_figure:
             fig, axes = plt.subplots(
                 1,
                 n_inputs,
-                figsize=(3.9 * n_inputs, 3.7),
+                figsize=(3.9 * n_inputs, 3.4),
                 layout="constrained",
                 squeeze=False,
             )
@@ -1266,12 +1285,14 @@ class DirichletSimplexDisplay:
             # (the grid is finer near the edges, so not 0.5% of the points): the
             # density diverges at the corners when some αₖ < 1.
             hi = _weighted_quantile(log_density, areas, 0.995)
-            lo = max(float(np.min(log_density)), hi - float(dynamic_range))
-            lo, hi = _nondegenerate(lo, hi, pad=1.0)
             # A spike of α₀ ~ 1e15 sits at log densities ~ -1e12 on the grid; show
             # it relative to the top of the scale, as colour-bar ticks cannot.
+            # Shift before taking the range: at |hi| ~ 1e22 (α₀ ~ 1e23), hi - 12
+            # rounds back to hi and the levels would not increase.
             shift = hi if abs(hi) > 1e4 else 0.0
-            log_density, lo, hi = log_density - shift, lo - shift, hi - shift
+            log_density, hi = log_density - shift, hi - shift
+            lo = max(float(np.min(log_density)), hi - float(dynamic_range))
+            lo, hi = _nondegenerate(lo, hi, pad=1.0)
             contours = a.tricontourf(
                 triangulation,
                 log_density,
@@ -1282,22 +1303,39 @@ class DirichletSimplexDisplay:
             self.contours_.append(contours)
             outline = np.vstack([_SIMPLEX_CORNERS, _SIMPLEX_CORNERS[:1]])
             a.plot(outline[:, 0], outline[:, 1], color="black", linewidth=1.0)
-            for (x, y), label, ha, va in zip(
+            for (x, y), label, ha, va, offset in zip(
                 _SIMPLEX_CORNERS,
                 names,
                 ("right", "left", "center"),
                 ("top", "top", "bottom"),
+                ((-2, -4), (2, -4), (0, _CORNER_LABEL_OFFSET)),
             ):
-                # Off the corner, so that a mass point there stays visible.
-                dx = {"right": -0.02, "left": 0.02, "center": 0.0}[ha]
-                dy = 0.035 if va == "bottom" else -0.035
-                a.text(x + dx, y + dy, label, ha=ha, va=va, fontsize=10)
+                # Off the corner, so that a mass point there stays visible; in
+                # points, so that the top label's height above the triangle, and
+                # the title pad clearing it, do not depend on the panel's size.
+                a.annotate(
+                    label,
+                    xy=(x, y),
+                    xytext=offset,
+                    textcoords="offset points",
+                    ha=ha,
+                    va=va,
+                    fontsize=_CORNER_LABEL_SIZE,
+                    annotation_clip=False,
+                )
             title = f"α₀ = {_format_precision(alpha0[i])}"
             if self.labels is not None:
                 title = f"{self.labels[i]}\n{title}"
-            a.set_title(title, fontsize=11)
+            # The top corner label hangs above the axes: lift the title over it
+            # (text height ≈ 1.25 × font size), with a gap that keeps the label
+            # from reading as a line of the title.
+            a.set_title(
+                title,
+                fontsize=11,
+                pad=_CORNER_LABEL_OFFSET + 1.25 * _CORNER_LABEL_SIZE + 8,
+            )
             a.set_xlim(-0.12, 1.12)
-            a.set_ylim(-0.1 - 0.12 * legend, _SQRT3_2 + 0.1)
+            a.set_ylim(-0.1 - 0.12 * legend, _SQRT3_2 + 0.02)
             a.set_aspect("equal")
             a.set_axis_off()
             mean_xy = _to_cartesian(self.alphas[i] / alpha0[i])
@@ -1348,6 +1386,10 @@ class DirichletSimplexDisplay:
                 cbar.set_label(label, fontsize=9)
                 cbar.ax.tick_params(labelsize=8)
                 self.colorbars_.append(cbar)
+        if own_figure:
+            # Constrained layout places equal-aspect Axes in two passes: after
+            # only the one of a plain savefig, the titles can stick out of the top.
+            fig.get_layout_engine().execute(fig)
         self.figure_, self.axes_ = fig, np.asarray(axes, dtype=object)
         return self
 

@@ -295,6 +295,79 @@ def test_plot_uncertainty_maps_grid(fitted, spirals, no_warnings, tmp_path):
     assert (tmp_path / "maps.png").stat().st_size > 1000
 
 
+def _inside(extent, bbox):
+    return (
+        extent.x0 >= bbox.x0
+        and extent.x1 <= bbox.x1
+        and extent.y0 >= bbox.y0
+        and extent.y1 <= bbox.y1
+    )
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 4])
+def test_plot_uncertainty_maps_colorbars_fit_the_figure(
+    n_rows, fitted, spirals, no_warnings
+):
+    # Plain savefig (no bbox_inches="tight") must show the colour-bar labels, and
+    # the bars must hang right under the maps however many rows there are.
+    ens, pnd = fitted
+    _, X, y = spirals
+    rows = {f"row {i}": (ens, pnd)[i % 2] for i in range(n_rows)}
+    fig = plot_uncertainty_maps(rows, X, y, grid_resolution=GRID, title="Spirals")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bars = _colorbar_axes(fig)
+    maps = [a for a in fig.axes if a not in bars]
+    assert len(bars) == 3 and len(maps) == 3 * n_rows
+    lowest = min(a.get_tightbbox(renderer).y0 for a in maps)
+    for cax in bars:
+        label = cax.xaxis.label
+        assert label.get_text().endswith("(nats)")
+        assert _inside(label.get_window_extent(renderer), fig.bbox)
+        for tick in cax.get_xticklabels():
+            assert _inside(tick.get_window_extent(renderer), fig.bbox)
+        bar = cax.get_window_extent(renderer)
+        # below the x labels of the bottom row, with no more than a ~0.3 inch gap
+        assert bar.y1 <= lowest
+        assert lowest - bar.y1 < 0.3 * fig.dpi
+    # nothing of the figure's content is cut off
+    for a in fig.axes:
+        assert _inside(a.get_tightbbox(renderer), fig.bbox.expanded(1.001, 1.001))
+
+
+def test_class_colours_are_distinct_and_off_viridis(fitted, spirals):
+    from matplotlib.colors import to_rgb
+
+    ens, _ = fitted
+    _, X, y = spirals
+    disp = UncertaintyMapDisplay.from_estimator(
+        ens, X, y, grid_resolution=GRID, measures="total"
+    )
+    scatters = disp.scatters_[0]
+    faces = [to_rgb(tuple(s.get_facecolor()[0])) for s in scatters]
+
+    def luminance(rgb):
+        # WCAG 2.1 relative luminance, of linearised sRGB
+        rgb = np.asarray(rgb)
+        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(np.dot([0.2126, 0.7152, 0.0722], linear))
+
+    # Lightness alone tells the classes apart, whatever the colour vision: every
+    # pair has a contrast ratio of at least 3 (WCAG's minimum for graphics).
+    # Red next to orange, say, has 1.7.
+    lum = [luminance(c) for c in faces]
+    for i in range(len(lum)):
+        for j in range(i):
+            hi, lo = max(lum[i], lum[j]), min(lum[i], lum[j])
+            assert (hi + 0.05) / (lo + 0.05) >= 3.0
+    # and no class colour is close to any colour of the viridis background
+    viridis = plt.get_cmap("viridis")(np.linspace(0, 1, 256))[:, :3]
+    for c in faces:
+        assert np.min(np.linalg.norm(viridis - np.array(c), axis=1)) > 0.3
+    # markers stay small, so the map shows through
+    assert all(np.all(s.get_sizes() <= 9.0) for s in scatters)
+
+
 def test_plot_uncertainty_maps_shared_range_is_union(fitted, spirals):
     ens, pnd = fitted
     _, X, y = spirals
@@ -425,6 +498,40 @@ def test_simplex_point_mass_is_marked_and_labelled(no_warnings, tmp_path):
         disp.mean_markers_[0].get_offsets()[0], [0, 0], atol=1e-12
     )
     disp.figure_.savefig(tmp_path / "spike.png")  # glyphs render without warnings
+
+
+@pytest.mark.parametrize(
+    ("labels", "class_names"),
+    [(None, None), (["in-distribution"], ["cat", "dog", "a long bird name"])],
+)
+def test_simplex_title_clears_top_corner_label(labels, class_names, no_warnings):
+    disp = DirichletSimplexDisplay.from_concentrations(
+        [[3.0, 2.0, 40.0]], labels=labels, class_names=class_names, resolution=20
+    )
+    fig = disp.figure_
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    a = disp.axes_[0]
+    top = a.texts[2]
+    assert top.get_text() == (class_names or ["", "", "class 2"])[2]
+    title = a.title.get_window_extent(renderer)
+    label = top.get_window_extent(renderer)
+    assert not title.overlaps(label)
+    # the title above the label, with a clear gap (in points) between them
+    assert (title.y0 - label.y1) * 72 / fig.dpi >= 5.0
+    for text in [a.title, *a.texts]:
+        assert _inside(text.get_window_extent(renderer), fig.bbox)
+
+
+def test_simplex_huge_precision_does_not_fail(no_warnings):
+    # α₀ ~ 1e23 (a ReLU network very far from its data) puts the log density at
+    # ~ -1e22, where hi - 12 rounds back to hi.
+    alpha = np.array([6.6e-36, 2.4e23, 9.7e15])
+    disp = DirichletSimplexDisplay.from_concentrations(alpha, resolution=30)
+    levels = disp.contours_[0].levels
+    assert np.all(np.diff(levels) > 0)
+    assert levels[-1] == pytest.approx(0.0)
+    assert levels[-1] - levels[0] == pytest.approx(12.0)
 
 
 def test_simplex_flat_dirichlet(no_warnings):
