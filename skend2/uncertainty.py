@@ -116,8 +116,10 @@ def _stirling_terms(log_x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     lgamma_rem_small = (
         torch.lgamma(x_small) - (x_small - 0.5) * log_small + x_small - _HALF_LOG_2PI
     )
-    digamma_rem_small = torch.digamma(x_small) - log_small + 0.5 / x_small
+    # One digamma call, not two: ψ(x) = ψ(x + 1) − 1/x has no cancellation (for
+    # tiny x both sides are ≈ −1/x), unlike ψ(x + 1) = ψ(x) + 1/x.
     digamma_plus_one_small = torch.digamma(x_small + 1.0)
+    digamma_rem_small = digamma_plus_one_small - log_small - 0.5 / x_small
 
     log_large = log_x.clamp(min=_LOG_ASYMPTOTIC)
     inv = torch.exp(-log_large)
