@@ -145,8 +145,8 @@ class _Net(NeuralNet):
 class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     """Parameters, validation and prediction shared by skend2's classifiers.
 
-    Subclasses implement ``_fit_model(X, y_encoded, seed)`` and
-    ``_forward_batch(Xb)`` (logits of a batch, a tensor).
+    Subclasses set ``module_`` in ``fit`` (a module mapping a batch of inputs to
+    logits) and turn logits into ``predict_proba`` and ``_uncertainty_of_logits``.
     """
 
     _uncertainty_measures: tuple[str, ...] = ()
@@ -340,6 +340,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # -- prediction -------------------------------------------------------------
+    def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
+        return self.module_(Xb)
+
     def _forward_logits(self, X: np.ndarray) -> Iterator[torch.Tensor]:
         """Logits of successive batches of X, so memory stays flat in n_samples."""
         module = self.module_

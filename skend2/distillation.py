@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_array
 from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
@@ -196,8 +196,6 @@ class _BaseDistiller(BaseNeuralClassifier):
         return self
 
     def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
-        from sklearn.utils import check_array
-
         X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
         if X_aux.shape[1:] != sample_shape:
             raise ValueError(
@@ -214,9 +212,6 @@ class _BaseDistiller(BaseNeuralClassifier):
                 f"{sorted(set(seen) - set(teacher.classes_))}."
             )
         self.classes_ = teacher.classes_
-
-    def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
-        return self.module_(Xb)
 
     def predict_logits(self, X) -> np.ndarray:
         """The student's logits.

@@ -294,9 +294,6 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         if hasattr(self, "net_"):
             del self.net_
 
-    def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
-        return self.module_(Xb)
-
     def predict_member_logits(self, X) -> np.ndarray:
         """Logits of every member.
 
