@@ -343,8 +343,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
         return self.module_(Xb)
 
-    def _forward_logits(self, X: np.ndarray) -> Iterator[torch.Tensor]:
-        """Logits of successive batches of X, so memory stays flat in n_samples."""
+    def _batches(self, X: np.ndarray, transform) -> Iterator:
+        """``transform(logits)`` of successive batches of validated X.
+
+        Batches keep memory flat in n_samples.
+        """
         module = self.module_
         module.eval()
         if not X.flags.writeable:
@@ -353,7 +356,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         with torch.inference_mode():
             for start in range(0, len(X), size):
                 Xb = torch.from_numpy(X[start : start + size])
-                yield self._forward_batch(Xb.to(self.device))
+                yield transform(self._forward_batch(Xb.to(self.device)))
+
+    def _predict_batches(self, X, transform) -> np.ndarray:
+        """Validate X, then concatenate ``transform(logits)`` over its batches."""
+        X = self._validate_predict_data(X)
+        return np.concatenate([t.cpu().numpy() for t in self._batches(X, transform)])
 
     def predict(self, X) -> np.ndarray:
         """Predict class labels for X.
@@ -393,7 +401,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                 f"got {measure!r}."
             )
         X = self._validate_predict_data(X)
-        parts = [self._uncertainty_of_logits(z) for z in self._forward_logits(X)]
+        parts = list(self._batches(X, self._uncertainty_of_logits))
         result = Bunch(
             **{
                 k: np.concatenate([np.asarray(p[k], dtype=np.float64) for p in parts])

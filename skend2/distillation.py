@@ -226,8 +226,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         logits : ndarray of shape (n_samples, n_classes)
             Float32 logits z, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate([z.cpu().numpy() for z in self._forward_logits(X)])
+        return self._predict_batches(X, lambda z: z)
 
 
 class EnsembleDistiller(_BaseDistiller):
@@ -347,13 +346,7 @@ class EnsembleDistiller(_BaseDistiller):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate(
-            [
-                torch.softmax(z.double(), -1).cpu().numpy()
-                for z in self._forward_logits(X)
-            ]
-        )
+        return self._predict_batches(X, lambda z: torch.softmax(z.double(), -1))
 
     def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
         # A one-member ensemble: total = data, and knowledge, epkl, mkl are 0.
@@ -543,12 +536,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         alphas : ndarray of shape (n_samples, n_classes)
             α = exp(z) + ``concentration_offset_``, float64.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate(
-            [
-                torch.exp(self._log_concentrations(z)).cpu().numpy()
-                for z in self._forward_logits(X)
-            ]
+        return self._predict_batches(
+            X, lambda z: torch.exp(self._log_concentrations(z))
         )
 
     def predict_proba(self, X) -> np.ndarray:
@@ -564,12 +553,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate(
-            [
-                torch.softmax(self._log_concentrations(z), -1).cpu().numpy()
-                for z in self._forward_logits(X)
-            ]
+        return self._predict_batches(
+            X, lambda z: torch.softmax(self._log_concentrations(z), -1)
         )
 
     def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:

@@ -307,8 +307,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         logits : ndarray of shape (n_samples, n_members, n_classes)
             Float32 logits, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate([z.cpu().numpy() for z in self._forward_logits(X)])
+        return self._predict_batches(X, lambda z: z)
 
     def predict_member_proba(self, X) -> np.ndarray:
         """Class probabilities of every member.
@@ -323,13 +322,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         proba : ndarray of shape (n_samples, n_members, n_classes)
             Each member's softmax output, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate(
-            [
-                torch.softmax(z.double(), dim=-1).cpu().numpy()
-                for z in self._forward_logits(X)
-            ]
-        )
+        return self._predict_batches(X, lambda z: torch.softmax(z.double(), dim=-1))
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' class probabilities.
@@ -344,12 +337,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         proba : ndarray of shape (n_samples, n_classes)
             The ensemble's predictive distribution, in the order of ``classes_``.
         """
-        X = self._validate_predict_data(X)
-        return np.concatenate(
-            [
-                torch.softmax(z.double(), dim=-1).mean(dim=1).cpu().numpy()
-                for z in self._forward_logits(X)
-            ]
+        return self._predict_batches(
+            X, lambda z: torch.softmax(z.double(), dim=-1).mean(dim=1)
         )
 
     def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
