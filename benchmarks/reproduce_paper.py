@@ -45,7 +45,6 @@ from skend2 import (
     PriorNetworkDistiller,
     TemperatureAnnealing,
 )
-from skend2._demo import FlatHeadCNN
 from skend2.datasets import (
     load_digits_ood,
     load_fashion_mnist,
@@ -54,7 +53,7 @@ from skend2.datasets import (
     make_spirals_ood,
 )
 from skend2.metrics import evaluate_classifier
-from skend2.modules import SmallCNN
+from skend2.modules import FlatHeadCNN, SmallCNN
 
 __all__ = ["SETTINGS", "main", "run"]
 

@@ -19,7 +19,6 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
-from torch import nn
 
 from .annealing import TemperatureAnnealing
 from .datasets import (
@@ -32,74 +31,9 @@ from .datasets import (
 from .distillation import EnsembleDistiller, PriorNetworkDistiller
 from .ensemble import DeepEnsembleClassifier
 from .metrics import evaluate_classifier
+from .modules import FlatHeadCNN
 
-__all__ = ["DATASETS", "DEFAULTS", "FlatHeadCNN", "format_table", "run_demo"]
-
-
-class FlatHeadCNN(nn.Module):
-    """A LeNet-style CNN: two conv blocks, then a flattened hidden layer.
-
-    Two blocks of a 3×3 convolution, ReLU and 2×2 max pooling, then the feature
-    map (pooled to 7×7) is flattened into a ReLU hidden layer and a linear
-    classifier. Unlike :class:`~skend2.modules.SmallCNN`, whose global average
-    pooling discards where the features are, it learns Fashion-MNIST within a
-    few CPU epochs (≈ 13 % test error after 10 epochs on 10,000 images, against
-    ≈ 22 % for ``SmallCNN(width=16)``). No batch normalisation, so ensembles of
-    it train fused.
-
-    Parameters
-    ----------
-    n_channels : int, default=None
-        Input channels (set from the data at ``fit`` when ``None``).
-    n_classes : int, default=None
-        Number of outputs (logits).
-    width : int, default=16
-        Channels of the first block; the second has twice as many.
-    hidden : int, default=100
-        Units of the hidden layer.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skend2._demo import FlatHeadCNN
-    >>> net = FlatHeadCNN(n_channels=1, n_classes=10, width=4)
-    >>> net(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
-
-    def __init__(
-        self,
-        n_channels: int | None = None,
-        n_classes: int | None = None,
-        width: int = 16,
-        hidden: int = 100,
-    ) -> None:
-        super().__init__()
-        if n_channels is None or n_classes is None:
-            raise ValueError(
-                "FlatHeadCNN needs n_channels and n_classes; the skend2 estimators "
-                "set them from the data at fit."
-            )
-        w = int(width)
-        self.features = nn.Sequential(
-            nn.Conv2d(int(n_channels), w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            # 28×28 inputs are 7×7 here already; other sizes are brought to it.
-            nn.AdaptiveAvgPool2d(7),
-            nn.Flatten(),
-        )
-        self.classifier = nn.Sequential(
-            nn.Linear(2 * w * 49, int(hidden)),
-            nn.ReLU(),
-            nn.Linear(int(hidden), int(n_classes)),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+__all__ = ["DATASETS", "DEFAULTS", "format_table", "run_demo"]
 
 
 DATASETS = ("digits", "spirals", "fashion-mnist")
