@@ -95,6 +95,40 @@ def test_differential_entropy_matches_scipy(n_classes):
     np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 10, 50])
+def test_dirichlet_matches_textbook_formulas_on_a_dense_grid(n_classes):
+    # ψ and lnΓ come from shifted Stirling series, not scipy: check every measure
+    # against the textbook formulas with scipy's ψ and lnΓ wherever those are well
+    # conditioned (α from 1e-3 to 1e3), densely enough to cover every branch:
+    # x < 20 (shifted series), x ≥ 20 (series at x), and the switch at 20.
+    from scipy.special import digamma, gammaln
+
+    rng = np.random.default_rng(n_classes)
+    alphas = _log_uniform(rng, 1e-3, 1e3, (400, n_classes))
+    alphas[:50] = rng.uniform(19.0, 21.0, (50, n_classes))
+    alphas[50:60] = 20.0
+    a0 = alphas.sum(1, keepdims=True)
+    p = alphas / a0
+    total = -(p * np.log(p)).sum(1)
+    data = -(p * (digamma(alphas + 1) - digamma(a0 + 1))).sum(1)
+    reference = {
+        "total": total,
+        "data": data,
+        "knowledge": total - data,
+        "epkl": (n_classes - 1) / a0[:, 0],
+        "mkl": (p * (np.log(p) - digamma(alphas) + digamma(a0))).sum(1),
+        "differential_entropy": gammaln(alphas).sum(1)
+        - gammaln(a0[:, 0])
+        - ((alphas - 1) * (digamma(alphas) - digamma(a0))).sum(1),
+        "precision": a0[:, 0],
+    }
+    ours = dirichlet_uncertainty(alphas)
+    for measure, value in reference.items():
+        np.testing.assert_allclose(
+            ours[measure], value, rtol=1e-9, atol=1e-11, err_msg=measure
+        )
+
+
 @pytest.mark.parametrize(
     "alpha",
     [
