@@ -21,8 +21,8 @@ from .modules import build_module
 from .uncertainty import (
     DIRICHLET_MEASURES,
     ENSEMBLE_MEASURES,
+    _ensemble_uncertainty_from_logits,
     dirichlet_uncertainty_from_logits,
-    ensemble_uncertainty,
 )
 
 __all__ = ["EnsembleDistiller", "PriorNetworkDistiller"]
@@ -348,9 +348,9 @@ class EnsembleDistiller(_BaseDistiller):
         """
         return self._predict_batches(X, lambda z: torch.softmax(z.double(), -1))
 
-    def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
+    def _uncertainty_of_logits(self, logits: torch.Tensor) -> dict:
         # A one-member ensemble: total = data, and knowledge, epkl, mkl are 0.
-        return ensemble_uncertainty(torch.softmax(logits.double(), -1)[:, None, :])
+        return _ensemble_uncertainty_from_logits(logits[:, None, :])
 
 
 class PriorNetworkDistiller(_BaseDistiller):

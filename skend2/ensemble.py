@@ -8,13 +8,12 @@ from typing import Any
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from sklearn.utils import Bunch
 from torch import nn
 from torch.nn import functional as F
 
 from ._base import BaseNeuralClassifier, _TensorData
 from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
-from .uncertainty import ENSEMBLE_MEASURES, ensemble_uncertainty
+from .uncertainty import ENSEMBLE_MEASURES, _ensemble_uncertainty_from_logits
 
 __all__ = ["DeepEnsembleClassifier"]
 
@@ -341,5 +340,5 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
             X, lambda z: torch.softmax(z.double(), dim=-1).mean(dim=1)
         )
 
-    def _uncertainty_of_logits(self, logits: torch.Tensor) -> Bunch:
-        return ensemble_uncertainty(torch.softmax(logits.double(), dim=-1))
+    def _uncertainty_of_logits(self, logits: torch.Tensor) -> dict:
+        return _ensemble_uncertainty_from_logits(logits)

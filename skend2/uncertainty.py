@@ -27,6 +27,9 @@ DIRICHLET_MEASURES = ENSEMBLE_MEASURES + ("differential_entropy", "precision")
 # at most ln(1e12) ~ 27.6 nats per unit of probability mass, so the measures stay
 # finite and still rank disagreeing ensembles above agreeing ones.
 _LOG_FLOOR = 1e-12
+_LOG_LOG_FLOOR = math.log(_LOG_FLOOR)
+# Smallest probability whose logarithm is taken in the entropies (p ln p ≈ 0 below).
+_TINY = 1e-300
 
 # Above this argument lnΓ and ψ are evaluated from their asymptotic (Stirling)
 # series; below it from the same series at α + 1 + _SHIFT, brought back by the
@@ -326,25 +329,52 @@ def ensemble_uncertainty(member_probs: np.ndarray | torch.Tensor) -> Bunch:
             "member_probs must sum to 1 over the class axis (last axis); the "
             f"largest deviation is {worst:.3g}. Pass probabilities, not logits."
         )
-    probs = probs / sums.unsqueeze(-1)
+    # Member-major layout (M, K, n), as in _ensemble_measures.
+    probs = (probs / sums.unsqueeze(-1)).permute(1, 2, 0).contiguous()
+    # Floored so that a zero probability times its log is 0 (as 0 ln 0 = 0).
+    log_probs = probs.clamp(min=_TINY).log()
+    return restore(_ensemble_measures(probs, log_probs))
 
-    mean = probs.mean(dim=1)
-    total = -torch.xlogy(mean, mean).sum(-1)
-    data = -torch.xlogy(probs, probs).sum(-1).mean(-1)
-    knowledge = (total - data).clamp(min=0.0)
-    # −Σₖ π̄ₖ m̄ₖ: the cross-entropy term shared by epkl and mkl.
-    cross = -(mean * probs.clamp(min=_LOG_FLOOR).log().mean(dim=1)).sum(-1)
-    epkl = (cross - data).clamp(min=0.0)
-    mkl = (cross - total).clamp(min=0.0)
-    return restore(
-        {
-            "total": total,
-            "data": data,
-            "knowledge": knowledge,
-            "epkl": epkl,
-            "mkl": mkl,
-        }
+
+def _ensemble_uncertainty_from_logits(logits: torch.Tensor) -> dict:
+    """The ensemble measures from members' logits (n, M, K), as float64 tensors.
+
+    For the estimators' predictions: one log-softmax, no re-validation of
+    probabilities that are normalised by construction.
+    """
+    # One copy: float64 and member-major.
+    logits = logits.permute(1, 2, 0).to(
+        torch.float64, memory_format=torch.contiguous_format
     )
+    _check_finite(logits, "logits")
+    log_probs = torch.log_softmax(logits, dim=1)
+    return _ensemble_measures(torch.exp(log_probs), log_probs)
+
+
+def _ensemble_measures(probs: torch.Tensor, log_probs: torch.Tensor) -> dict:
+    """The five ensemble measures, from float64 tensors of shape (M, K, n).
+
+    Member-major layout: the means over members and sums over classes then add
+    contiguous rows. ``log_probs`` must be finite; it is overwritten.
+    """
+    n_members = probs.shape[0]
+    mean = probs.mean(dim=0)
+    data = (probs * log_probs).flatten(0, 1).sum(0).div_(-n_members)
+    # One member is its own mean: the same entropy, exactly (no knowledge).
+    total = data.clone() if n_members == 1 else torch.special.entr(mean).sum(0)
+    knowledge = (total - data).clamp_(min=0.0)
+    # −Σₖ π̄ₖ m̄ₖ: the cross-entropy term shared by epkl and mkl.
+    mean_log = log_probs.clamp_(min=_LOG_LOG_FLOOR).mean(dim=0)
+    cross = (mean * mean_log).sum(0).neg_()
+    epkl = (cross - data).clamp_(min=0.0)
+    mkl = (cross - total).clamp_(min=0.0)
+    return {
+        "total": total,
+        "data": data,
+        "knowledge": knowledge,
+        "epkl": epkl,
+        "mkl": mkl,
+    }
 
 
 def dirichlet_uncertainty_from_logits(

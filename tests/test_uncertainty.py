@@ -261,6 +261,31 @@ def test_ensemble_finite_for_one_hot_members():
     assert u.mkl[0] == pytest.approx(0.5 * np.log(1e12) - np.log(2))
 
 
+@pytest.mark.parametrize("n_members", [1, 7])
+def test_ensemble_measures_from_logits_match_the_public_function(n_members):
+    # The estimators' path (one log-softmax of the members' logits, no
+    # re-validation) against ensemble_uncertainty of the softmax probabilities,
+    # including logits so large that the softmax underflows to exact zeros.
+    from skend2.uncertainty import _ensemble_uncertainty_from_logits
+
+    rng = np.random.default_rng(n_members)
+    logits = torch.from_numpy(rng.normal(size=(60, n_members, 4)) * 3).float()
+    logits[:10] *= 1e3
+    fast = _ensemble_uncertainty_from_logits(logits)
+    reference = ensemble_uncertainty(torch.softmax(logits.double(), -1))
+    for measure in ENSEMBLE_MEASURES:
+        assert fast[measure].dtype == torch.float64
+        np.testing.assert_allclose(
+            fast[measure], reference[measure], rtol=1e-10, atol=1e-12
+        )
+    if n_members == 1:  # a one-member ensemble has no knowledge uncertainty
+        assert (fast["knowledge"] == 0).all()
+        assert torch.equal(fast["data"], fast["total"])
+    logits[3, 0, 1] = float("nan")
+    with pytest.raises(ValueError, match="logits contains NaN"):
+        _ensemble_uncertainty_from_logits(logits)
+
+
 # --------------------------------------------------------------------------- #
 # numpy / torch and logits
 # --------------------------------------------------------------------------- #
