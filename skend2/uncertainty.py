@@ -122,11 +122,12 @@ def _log_concentration_bound(out_is_float32: bool, n_classes: int) -> float:
 # in-place updates. Every large temporary allocated here is a fresh block from
 # the system allocator, whose first-touch page faults cost as much as the maths.
 def _even_series(inv2: torch.Tensor, coefficients: tuple[float, ...]) -> torch.Tensor:
-    """Σⱼ cⱼ inv2ʲ by Horner's rule (one new tensor)."""
+    """Σⱼ cⱼ inv2ʲ by Horner's rule, one fused multiply-add per step."""
     result = inv2 * coefficients[-1]
-    for c in coefficients[-2:0:-1]:
-        result.add_(c).mul_(inv2)
-    return result.add_(coefficients[0])
+    result.add_(coefficients[-2])
+    for c in coefficients[-3::-1]:
+        torch.addcmul(inv2.new_tensor(c), result, inv2, out=result)
+    return result
 
 
 def _dirichlet_measures(log_alphas: torch.Tensor) -> dict:
@@ -136,31 +137,37 @@ def _dirichlet_measures(log_alphas: torch.Tensor) -> dict:
     and α₀ are finite and normal.
     """
     k = log_alphas.shape[-1]
-    # Class-major layout (K, n): sums over classes add contiguous rows, and the
-    # extra row for α₀ is a contiguous slice.
-    log_alphas = log_alphas.T.contiguous()
-    alphas = torch.exp(log_alphas)
-    precision = alphas.sum(0)
-    log_precision = torch.log(precision)
+    # Class-major layout (K + 1, n): rows 0..K−1 for the αₖ, row K for α₀ (the
+    # special functions are needed at both). Sums over classes add contiguous rows.
+    log_x = log_alphas.new_empty((k + 1, log_alphas.shape[0]))
+    x = torch.empty_like(log_x)
+    log_x[:k] = log_alphas.T
+    log_alphas, alphas = log_x[:k], x[:k]
+    log_precision, precision = log_x[k], x[k]
+    torch.exp(log_alphas, out=alphas)
+    torch.sum(alphas, 0, out=precision)
+    torch.log(precision, out=log_precision)
     mean = alphas / precision
     total = (mean * (log_precision - log_alphas)).sum(0)
 
-    # The special functions are needed at every αₖ and at α₀: one extra row.
-    log_x = torch.cat([log_alphas, log_precision[None]])
-    x = torch.cat([alphas, precision[None]])
     # 1.0 where x < 20, else 0.0: weights for lerp, which with weights exactly 0
     # or 1 selects exactly (sign and clamp are cheaper than torch.where or a
     # cast of a boolean mask).
-    small = (x - _ASYMPTOTIC).sign_().neg_().clamp_(min=0.0)
+    small = (_ASYMPTOTIC - x).sign_().clamp_(min=0.0)
 
     # Small x: u = x + 1 (≤ 21) is shifted up to z = u + 6, with
-    # prod = u (u+1) … (u+5) = w (w+4) (w+6) for w = u (u+5), and
-    # recip = Σᵢ 1/(u+i) = prod′/prod = (2u+5)(3w² + 20w + 24)/prod (all terms
-    # positive: no cancellation), so lnΓ(u) = lnΓ(z) − ln prod, ψ(u) = ψ(z) − recip.
+    # prod = u (u+1) … (u+5) = w (w+4) (w+6) = ((w + 10) w + 24) w for
+    # w = u (u+5), and recip = Σᵢ 1/(u+i) = prod′/prod = (2u+5)(3w² + 20w + 24)/prod
+    # (all terms positive: no cancellation), so that lnΓ(u) = lnΓ(z) − ln prod
+    # and ψ(u) = ψ(z) − recip.
+    c24 = x.new_tensor(24.0)
     u = x.clamp(max=_ASYMPTOTIC).add_(1.0)
     w = (u + 5.0).mul_(u)
-    prod = (w + 4.0).mul_(w).mul_(w + 6.0)
-    recip = (w * 3.0).add_(20.0).mul_(w).add_(24.0).mul_(u * 2.0 + 5.0).div_(prod)
+    prod = w + 10.0
+    torch.addcmul(c24, prod, w, out=prod).mul_(w)
+    recip = (w * 3.0).add_(20.0)
+    torch.addcmul(c24, recip, w, out=recip)
+    recip.mul_(torch.add(x.new_tensor(5.0), u, alpha=2.0)).div_(prod)
     shifted = u + _SHIFT
     # One series evaluation: at the shifted argument for small x, at x itself
     # for large x.
@@ -183,13 +190,14 @@ def _dirichlet_measures(log_alphas: torch.Tensor) -> dict:
     digamma_rem = digamma_series.lerp_(
         (digamma_plus_one - log_x).add_(inv_x, alpha=-0.5), small
     )
-    # lnΓ(x) = (x − ½) ln x − x + ½ ln 2π + lgamma_rem, from lnΓ(x) = lnΓ(u) − ln x
-    # for small x. For large x the small-x terms are finite (x clamped at 20)
-    # and multiplied by 0.
-    x_small = u.sub_(1.0)  # u is not needed any more
-    lgamma_rem = shifted.sub(0.5).mul_(log_shifted).sub_(shifted).sub_(prod.log_())
-    lgamma_rem.add_(x_small).addcmul_(x_small.add_(0.5), log_x, value=-1.0)
-    lgamma_rem.mul_(small).add_(lgamma_series)
+    # lnΓ(x) = (x − ½) ln x − x + ½ ln 2π + lgamma_rem; for small x, from
+    # lnΓ(x) = lnΓ(z) − ln prod − ln x with z = x + 7:
+    # lgamma_rem = (z − ½) ln z − (x + ½) ln x − 7 − ln prod + series. For large x
+    # these terms are finite (x clamped at 20) and multiplied by 0.
+    x_half = u.sub_(0.5)  # x + ½; u is not needed any more
+    lgamma_rem = shifted.sub_(0.5).mul_(log_shifted)
+    lgamma_rem.addcmul_(x_half, log_x, value=-1.0).sub_(prod.log_())
+    lgamma_rem.sub_(_SHIFT + 1.0).mul_(small).add_(lgamma_series)
 
     digamma_rem_k, digamma_rem0 = digamma_rem[:k], digamma_rem[k]
     inv_precision = inv_x[k]
