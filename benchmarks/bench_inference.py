@@ -1,12 +1,17 @@
 """Inference cost: the EnD² student vs the ensemble it distils.
 
-``predict_uncertainty`` on 100,000 inputs (64 features, 10 classes, the default
-MLP with two hidden layers of 100) for a 10-member DeepEnsembleClassifier and
-its PriorNetworkDistiller student. Both are timed ``--repeats`` times,
-interleaved, in one run; the medians and their ratio are printed. Training is cut
-to one epoch: only the cost of prediction is measured.
+``predict_uncertainty`` on 100,000 inputs (10 classes, the default MLP with two
+hidden layers of 100) for a 10-member DeepEnsembleClassifier and its EnD² and EnD
+students, for tabular inputs (64 features) and image-sized inputs (784 features,
+flattened 28 x 28). Training is cut to one epoch: only the cost of prediction is
+measured. The models are timed ``--repeats`` times, interleaved, in one run; the
+medians, the minima (the least disturbed runs on a shared machine) and their
+ratios are printed, with where the time goes: input validation (shared by all
+models), the forward passes, and the uncertainty measures (the ensemble's from
+its members' softmax outputs, the EnD² student's Dirichlet closed forms).
 
-    python benchmarks/bench_inference.py [--device cuda] [--repeats 5]
+    python benchmarks/bench_inference.py [--threads 1] [--repeats 7]
+        [--n-features 64 784] [--device cuda]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import platform
 import statistics
 import time
+from collections import deque
 
 import numpy as np
 import torch
@@ -22,35 +28,39 @@ from sklearn.frozen import FrozenEstimator
 
 from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller
 
+STAGES = ("total", "validation", "forward", "measures")
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch intra-op threads (default: torch's own choice)",
-    )
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--members", type=int, default=10)
-    parser.add_argument("--n-inputs", type=int, default=100_000)
-    parser.add_argument(
-        "--n-features",
-        type=int,
-        default=784,
-        help="input size (784: flattened 28x28 images, as Fashion-MNIST)",
-    )
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
+def _time(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def _stage_times(model, X: np.ndarray) -> dict[str, float]:
+    """Seconds for predict_uncertainty(X), and for each of its stages.
+
+    The stages use the estimators' private helpers (the same calls that
+    ``predict_uncertainty`` makes), so they add up to about the total.
+    """
+    times = {"total": _time(lambda: model.predict_uncertainty(X))}
+    times["validation"] = _time(lambda: model._validate_predict_data(X))
+    X_valid = model._validate_predict_data(X)
+    # The forward passes alone: each batch's logits are dropped at once, as in
+    # predict_uncertainty (holding them all would change the memory traffic).
+    times["forward"] = _time(lambda: deque(model._batches(X_valid, id), maxlen=0))
+    logits = list(model._batches(X_valid, lambda z: z.clone()))
+    times["measures"] = _time(lambda: [model._uncertainty_of_logits(z) for z in logits])
+    return times
+
+
+def run(n_features: int, args: argparse.Namespace) -> None:
     rng = np.random.RandomState(0)
-    n_features, n_classes = args.n_features, 10
+    n_classes = 10
     X_train = rng.normal(size=(2000, n_features))
     y_train = rng.randint(n_classes, size=2000)
     # float32, as images from skend2.datasets' loaders are: float64 inputs add the
-    # same conversion (about 0.1 s for 100,000 x 784) to both models.
+    # same conversion (about 0.1 s for 100,000 x 784) to every model.
     X = rng.normal(size=(args.n_inputs, n_features)).astype(np.float32)
 
     common = dict(max_epochs=1, device=args.device, random_state=0)
@@ -65,27 +75,70 @@ def main() -> None:
     for model in models.values():  # warm-up
         model.predict_uncertainty(X[:1000])
 
-    times: dict[str, list[float]] = {name: [] for name in models}
+    times = {name: {stage: [] for stage in STAGES} for name in models}
     for _ in range(args.repeats):
         for name, model in models.items():
-            start = time.perf_counter()
-            model.predict_uncertainty(X)
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+            for stage, seconds in _stage_times(model, X).items():
+                times[name][stage].append(seconds)
+    median = {
+        name: {stage: statistics.median(t) for stage, t in stages.items()}
+        for name, stages in times.items()
+    }
+    best = {name: min(stages["total"]) for name, stages in times.items()}
 
+    print(
+        f"\npredict_uncertainty on {args.n_inputs:,} inputs, {n_features} features, "
+        f"{n_classes} classes, M={args.members}, MLP(100, 100), "
+        f"{args.repeats} interleaved repeats"
+    )
+    print(
+        f"{'model':<14}{'median s':>10}{'min s':>8}{'inputs/s':>12}"
+        f"{'validation':>12}{'forward':>9}{'measures':>10}"
+    )
+    for name in models:
+        m = median[name]
+        print(
+            f"{name:<14}{m['total']:>10.3f}{best[name]:>8.3f}"
+            f"{args.n_inputs / m['total']:>12,.0f}{m['validation']:>12.3f}"
+            f"{m['forward']:>9.3f}{m['measures']:>10.3f}"
+        )
+    ens, student = median["ensemble"], median["EnD² student"]
+    print(
+        f"speed-up EnD² student vs ensemble: {ens['total'] / student['total']:.1f}x "
+        f"(median), {best['ensemble'] / best['EnD² student']:.1f}x (min); "
+        f"forward passes alone {ens['forward'] / student['forward']:.1f}x; "
+        f"EnD student {ens['total'] / median['EnD student']['total']:.1f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice)",
+    )
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--members", type=int, default=10)
+    parser.add_argument("--n-inputs", type=int, default=100_000)
+    parser.add_argument(
+        "--n-features",
+        type=int,
+        nargs="+",
+        default=[64, 784],
+        help="input sizes to run (64: tabular; 784: flattened 28x28 images)",
+    )
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(
         f"machine: {platform.processor() or platform.machine()}, torch "
         f"{torch.__version__}, threads {torch.get_num_threads()}, device {args.device}"
     )
-    print(
-        f"predict_uncertainty on {args.n_inputs:,} inputs, {n_features} features, "
-        f"{n_classes} classes, M={args.members}, median of {args.repeats}"
-    )
-    print(f"{'model':<14}{'time (s)':>10}{'inputs/s':>14}")
-    for name in models:
-        print(f"{name:<14}{median[name]:>10.3f}{args.n_inputs / median[name]:>14,.0f}")
-    ratio = median["ensemble"] / median["EnD² student"]
-    print(f"speed-up EnD² student vs ensemble: {ratio:.1f}x")
+    for n_features in args.n_features:
+        run(n_features, args)
 
 
 if __name__ == "__main__":
