@@ -350,6 +350,9 @@ def test_from_logits_finite_for_huge_logits(dtype, offset):
             [-1e4, -1e4, -1e4],
             [1e4, 1e4, 1e4],
             [1e4, -1e4, 0.0],
+            # Finite, but in float32 their sum overflows: the quick finite check
+            # (one sum) must fall back to the element-wise one, not reject them.
+            [3e38, 3e38, -3e38],
         ],
         dtype=dtype,
     )
