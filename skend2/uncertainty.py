@@ -37,7 +37,6 @@ _TINY = 1e-300
 # more the first omitted terms are below 2e-13 (and below 1e-17 at 20), and the
 # series avoids the catastrophic cancellation of lnΓ(αₖ) − lnΓ(α₀) for large α.
 _ASYMPTOTIC = 20.0
-_LOG_ASYMPTOTIC = math.log(_ASYMPTOTIC)
 _SHIFT = 6
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # lnΓ(z) − [(z − ½) ln z − z + ½ ln 2π] = (1/z) Σⱼ _LGAMMA_SERIES[j] z⁻²ʲ and
@@ -119,8 +118,8 @@ def _log_concentration_bound(out_is_float32: bool, n_classes: int) -> float:
 # --------------------------------------------------------------------------- #
 # Prediction calls these on every batch, so they are written for speed as well as
 # accuracy: no lgamma/digamma calls (scalar loops in torch), few temporaries, and
-# in-place updates. Every large temporary allocated here is a fresh block from
-# the system allocator, whose first-touch page faults cost as much as the maths.
+# in-place updates (each new temporary costs an allocation and first-touch page
+# faults on top of its arithmetic).
 def _even_series(inv2: torch.Tensor, coefficients: tuple[float, ...]) -> torch.Tensor:
     """Σⱼ cⱼ inv2ʲ by Horner's rule, one fused multiply-add per step."""
     result = inv2 * coefficients[-1]
