@@ -16,6 +16,7 @@ __all__ = [
     "dirichlet_uncertainty",
     "dirichlet_uncertainty_from_logits",
     "ensemble_uncertainty",
+    "ensemble_uncertainty_from_logits",
 ]
 
 ENSEMBLE_MEASURES = ("total", "data", "knowledge", "epkl", "mkl")
@@ -341,6 +342,52 @@ def ensemble_uncertainty(member_probs: np.ndarray | torch.Tensor) -> Bunch:
     # Floored so that a zero probability times its log is 0 (as 0 ln 0 = 0).
     log_probs = probs.clamp(min=_TINY).log()
     return restore(_ensemble_measures(probs, log_probs))
+
+
+def ensemble_uncertainty_from_logits(logits: np.ndarray | torch.Tensor) -> Bunch:
+    """The ensemble uncertainty measures from the members' logits.
+
+    The same measures as :func:`ensemble_uncertainty`, from logits instead of
+    probabilities: one float64 log-softmax, so members whose softmax underflows
+    (logits of ±1e4) still give finite measures.
+
+    Parameters
+    ----------
+    logits : ndarray or Tensor of shape (n_samples, n_members, n_classes)
+        Each member's logits, e.g.
+        :meth:`skend2.DeepEnsembleClassifier.predict_member_logits`.
+
+    Returns
+    -------
+    uncertainty : Bunch
+        ``total``, ``data``, ``knowledge``, ``epkl`` and ``mkl``, each of shape
+        (n_samples,), as numpy arrays or tensors like ``logits``.
+
+    See Also
+    --------
+    ensemble_uncertainty : The same measures from probabilities.
+
+    References
+    ----------
+    .. [1] A. Malinin, B. Mlodozeniec and M. Gales, "Ensemble Distribution
+       Distillation", ICLR 2020, arXiv:1905.00076.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skend2.uncertainty import ensemble_uncertainty_from_logits
+    >>> logits = np.array([[[5.0, 0.0], [0.0, 5.0]]])  # two members disagree
+    >>> u = ensemble_uncertainty_from_logits(logits)
+    >>> round(float(u.knowledge[0]), 3), round(float(u.total[0]), 3)
+    (0.653, 0.693)
+    """
+    values, restore, _ = _to_float64(logits, "logits")
+    if values.ndim != 3:
+        raise ValueError(
+            "logits must have shape (n_samples, n_members, n_classes); got an "
+            f"array with {values.ndim} dimension(s), shape {tuple(values.shape)}."
+        )
+    return restore(_ensemble_uncertainty_from_logits(values))
 
 
 def _ensemble_uncertainty_from_logits(logits: torch.Tensor) -> dict:
