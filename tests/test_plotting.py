@@ -25,10 +25,12 @@ from skend2.plotting import (  # noqa: E402
     DirichletSimplexDisplay,
     OODDetectionDisplay,
     UncertaintyMapDisplay,
-    _format_precision,
-    _predict_uncertainty,
     plot_uncertainty_maps,
 )
+from skend2.plotting._base import (  # noqa: E402
+    predict_uncertainty as _predict_uncertainty,
+)
+from skend2.plotting._simplex import _format_precision  # noqa: E402
 
 GRID = 25  # grid points per axis: enough to test shapes, fast to predict
 
@@ -73,6 +75,7 @@ def _colorbar_axes(fig):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_uncertainty_map_from_estimator(fitted, spirals, no_warnings, tmp_path):
     ens, _ = fitted
     _, X, y = spirals
@@ -262,6 +265,7 @@ def test_uncertainty_map_constant_field_does_not_fail(no_warnings):
     assert np.all(np.diff(disp.contours_["knowledge"].levels) > 0)
 
 
+@pytest.mark.slow
 def test_plot_uncertainty_maps_grid(fitted, spirals, no_warnings, tmp_path):
     ens, pnd = fitted
     _, X, y = spirals
@@ -305,6 +309,7 @@ def _inside(extent, bbox):
 
 
 @pytest.mark.parametrize("n_rows", [1, 2, 4])
+@pytest.mark.slow
 def test_plot_uncertainty_maps_colorbars_fit_the_figure(
     n_rows, fitted, spirals, no_warnings
 ):
