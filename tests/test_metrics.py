@@ -10,7 +10,8 @@ import torch
 from scipy.special import softmax
 from scipy.stats import dirichlet, entropy
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_digits, load_iris
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     auc,
@@ -19,11 +20,18 @@ from sklearn.metrics import (
     log_loss,
     roc_auc_score,
 )
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    cross_validate,
+    train_test_split,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 
+from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller
+from skend2._measures import MEASURES, final_estimator, final_step
 from skend2.metrics import (
     SCORERS,
     distillation_nll,
@@ -752,3 +760,101 @@ def test_evaluate_classifier_perfect_predictions_give_nan_with_warning(iris):
         res = evaluate_classifier(model, X[keep], y[keep])
     assert res["error"] == 0.0
     assert np.isnan(res["misclassification_auroc"]) and np.isnan(res["prr"])
+
+
+# ---------------------------------------------------------------------------
+# Scorers and evaluate_classifier orient every measure the same way
+# ---------------------------------------------------------------------------
+
+_ESTIMATORS = ("DeepEnsembleClassifier", "EnsembleDistiller", "PriorNetworkDistiller")
+
+
+@pytest.fixture(scope="module")
+def digits_pair():
+    """Digits 0-4 (train/test) against 5-9 (OOD), pixels scaled to [0, 1]."""
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.float32) / 16
+    X_train, X_test, y_train, y_test = train_test_split(
+        X[y < 5], y[y < 5], test_size=0.3, stratify=y[y < 5], random_state=0
+    )
+    return X_train, y_train, X_test, y_test, X[y >= 5]
+
+
+def _fit_estimators(X, y, wrap):
+    """A small ensemble and its two students, each passed through ``wrap``."""
+    teacher = wrap(
+        DeepEnsembleClassifier(n_members=3, max_epochs=10, random_state=0)
+    ).fit(X, y)
+    # In a Pipeline the students' StandardScaler refits to the same statistics
+    # as the teacher's, so the frozen teacher sees the inputs it was trained on.
+    frozen = FrozenEstimator(final_estimator(teacher))
+    # Without temperature annealing 10 epochs suffice for a useful student.
+    students = {
+        cls.__name__: wrap(
+            cls(teacher=frozen, max_epochs=10, annealing=None, random_state=0)
+        ).fit(X, y)
+        for cls in (EnsembleDistiller, PriorNetworkDistiller)
+    }
+    return {"DeepEnsembleClassifier": teacher, **students}
+
+
+@pytest.fixture(scope="module", params=["plain", "pipeline"])
+def digits_estimators(request, digits_pair):
+    """The three skend2 estimators fitted on digits 0-4, bare or in a Pipeline."""
+    X_train, y_train, *_ = digits_pair
+    if request.param == "plain":
+        return _fit_estimators(X_train, y_train, lambda est: est)
+    return _fit_estimators(
+        X_train, y_train, lambda est: make_pipeline(StandardScaler(), est)
+    )
+
+
+@pytest.mark.parametrize("name", _ESTIMATORS)
+def test_ood_auroc_scorer_equals_evaluate_classifier_for_every_measure(
+    digits_estimators, digits_pair, name
+):
+    _, _, X_test, y_test, X_ood = digits_pair
+    model = digits_estimators[name]
+    measures = [m for m, fact in MEASURES.items() if name in fact.estimators]
+    assert measures == list(final_estimator(model).predict_uncertainty(X_test[:2]))
+    results = evaluate_classifier(model, X_test, y_test, X_ood)
+    for measure in measures:
+        score = ood_auroc_scorer(X_ood, measure=measure)(model, X_test, y_test)
+        assert score == results[f"ood_auroc_{measure}"], measure
+
+
+@pytest.mark.slow
+def test_precision_auroc_is_oriented_as_uncertainty(digits_estimators, digits_pair):
+    # OOD digits get a smaller Dirichlet precision: negated, it detects them
+    # better than chance (the raw precision would score below 0.5).
+    _, _, X_test, y_test, X_ood = digits_pair
+    model = digits_estimators["PriorNetworkDistiller"]
+    results = evaluate_classifier(model, X_test, y_test, X_ood)
+    assert results["ood_auroc_precision"] > 0.5
+    assert ood_auroc_scorer(X_ood, measure="precision")(model, X_test) > 0.5
+    raw = [
+        final.predict_uncertainty(Xt, measure="precision")
+        for final, Xt in (final_step(model, X_test), final_step(model, X_ood))
+    ]
+    raw_auroc = ood_detection_auroc(*raw)
+    assert raw_auroc == pytest.approx(1 - results["ood_auroc_precision"])
+
+
+class _FakeDirichlet(FakePriorNetwork):
+    """FakePriorNetwork whose precision falls as the knowledge uncertainty rises."""
+
+    def predict_uncertainty(self, X, measure=None):
+        bunch = super().predict_uncertainty(X)
+        bunch["precision"] = 1.0 / (1.0 + bunch["knowledge"])
+        return bunch if measure is None else bunch[measure]
+
+
+def test_ood_auroc_scorer_negates_precision(iris):
+    X, y = iris
+    X_ood = X + 20.0
+    model = _FakeDirichlet().fit(X, y)
+    scorer = ood_auroc_scorer(X_ood, measure="precision")
+    assert scorer(model, X) == 1.0
+    assert evaluate_classifier(model, X, y, X_ood)["ood_auroc_precision"] == 1.0
+    pipe = make_pipeline(StandardScaler(), _FakeDirichlet()).fit(X, y)
+    assert scorer(pipe, X) == 1.0
