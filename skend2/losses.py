@@ -186,7 +186,7 @@ def dirichlet_nll_loss(
         multiplied by T² (Hinton et al.'s scaling, which keeps gradient magnitudes
         comparable across temperatures).
     smoothing : float, default=1e-3
-        ε of the smoothing of member probabilities towards uniform, as in the
+        Amount ε of smoothing of member probabilities towards uniform, as in the
         authors' reference code: without it a near-one-hot member makes ln π
         arbitrarily negative and dominates the loss.
     eps : float, default=1e-8
@@ -200,6 +200,11 @@ def dirichlet_nll_loss(
         Scalar, or shape (batch_size,) for ``reduction="none"``, in the dtype of
         ``student_logits``.
 
+    See Also
+    --------
+    DirichletNLLLoss : The module form, with a mutable ``temperature``.
+    proxy_dirichlet_loss : The Proxy-Dirichlet alternative for many classes.
+
     Notes
     -----
     Computed in float64 (float32 on Apple MPS) and returned in the dtype of
@@ -211,11 +216,6 @@ def dirichlet_nll_loss(
     α = exp(z) exactly.
     The reference training also clips the gradient norm at 10; that is done by
     the estimator (:class:`skend2.PriorNetworkDistiller`), not here.
-
-    See Also
-    --------
-    DirichletNLLLoss : The module form, with a mutable ``temperature``.
-    proxy_dirichlet_loss : The Proxy-Dirichlet alternative for many classes.
 
     References
     ----------
@@ -354,6 +354,11 @@ def proxy_dirichlet_loss(
         Scalar, or shape (batch_size,) for ``reduction="none"``, ≥ 0 (clipped at 0
         against rounding), in the dtype of ``student_logits``.
 
+    See Also
+    --------
+    ProxyDirichletLoss : The module form, with a mutable ``temperature``.
+    dirichlet_nll_loss : The EnD² likelihood.
+
     Notes
     -----
     With many classes the EnD² gradient is dominated by the tail classes, whose
@@ -363,11 +368,6 @@ def proxy_dirichlet_loss(
     :func:`dirichlet_nll_loss`, so the loss is finite for any finite logits,
     one-hot teachers included; as z → −∞, α → 1 and the gradient vanishes, as
     the parametrisation implies. Computed in float64 (float32 on MPS).
-
-    See Also
-    --------
-    ProxyDirichletLoss : The module form, with a mutable ``temperature``.
-    dirichlet_nll_loss : The EnD² likelihood.
 
     References
     ----------

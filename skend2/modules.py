@@ -386,7 +386,14 @@ class StackedEnsemble(nn.Module):
         return out.transpose(0, 1)
 
     def members(self) -> list[nn.Module]:
-        """The members as independent modules (copies of the stacked weights)."""
+        """Return the members as independent modules.
+
+        Returns
+        -------
+        list of torch.nn.Module
+            One module per member, holding a copy of its slice of the stacked
+            weights.
+        """
         params, buffers = self._member_state()
         out = []
         for m in range(self.n_members):
@@ -437,5 +444,11 @@ class MemberList(nn.Module):
         return torch.stack([member(x) for member in self.member_modules], dim=1)
 
     def members(self) -> list[nn.Module]:
-        """The members as independent modules."""
+        """Return the members as independent modules.
+
+        Returns
+        -------
+        list of torch.nn.Module
+            The member modules themselves (not copies).
+        """
         return list(self.member_modules)

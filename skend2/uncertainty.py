@@ -280,6 +280,10 @@ def ensemble_uncertainty(member_probs: np.ndarray | torch.Tensor) -> Bunch:
         are float64 numpy arrays; for a torch tensor they are tensors on its device,
         computed in float64 and returned in its dtype (float32 for half precision).
 
+    See Also
+    --------
+    dirichlet_uncertainty : The same measures in closed form for a Dirichlet.
+
     Notes
     -----
     Entropies use 0·ln 0 = 0, so exact zeros and one-hot members are fine. In the
@@ -287,10 +291,6 @@ def ensemble_uncertainty(member_probs: np.ndarray | torch.Tensor) -> Bunch:
     a member that gives exactly zero probability to a class another member
     supports has infinite KL in theory, and contributes ln(1e12) ≈ 27.6 nats per
     unit of mass here instead.
-
-    See Also
-    --------
-    dirichlet_uncertainty : The same measures in closed form for a Dirichlet.
 
     References
     ----------
@@ -530,6 +530,11 @@ def dirichlet_uncertainty(alphas: np.ndarray | torch.Tensor) -> Bunch:
         concentrated Dirichlets. Types follow the input as in
         :func:`ensemble_uncertainty`.
 
+    See Also
+    --------
+    dirichlet_uncertainty_from_logits : The same from logits, α = exp(z) + offset.
+    ensemble_uncertainty : The ensemble counterparts.
+
     Notes
     -----
     Computed in float64 from ln α, with lnΓ and ψ from their asymptotic
@@ -537,11 +542,6 @@ def dirichlet_uncertainty(alphas: np.ndarray | torch.Tensor) -> Bunch:
     recurrences Γ(x + 1) = xΓ(x) and ψ(x + 1) = ψ(x) + 1/x, below. The results
     are accurate (to 1e-8 relative or better) for α from 1e-6 to 1e12 and beyond.
     ``data``, ``knowledge`` and ``mkl`` are clipped at 0 against rounding.
-
-    See Also
-    --------
-    dirichlet_uncertainty_from_logits : The same from logits, α = exp(z) + offset.
-    ensemble_uncertainty : The ensemble counterparts.
 
     References
     ----------

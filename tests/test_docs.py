@@ -1,13 +1,21 @@
-"""Every public class and function has a numpydoc docstring with runnable Examples.
+"""Every public class, function and method has a valid numpydoc docstring.
 
-The Examples themselves run as doctests (``--doctest-modules`` over ``skend2/`` in
-pyproject.toml); these tests make sure there is something to run: a docstring that
-numpydoc parses without warnings, a ``Parameters`` section naming every parameter
-of the signature, and an ``Examples`` section with at least one ``>>>`` line.
-Each docstring, as numpydoc renders it for Sphinx, must also be valid
-reStructuredText (an unescaped ``n_features_in_`` or ``*args`` breaks the docs
-build with warnings as errors). The Sphinx build itself is left to CI (too slow
-for the test suite).
+The docstrings are checked with :func:`numpydoc.validate.validate`, as
+scikit-learn's ``sklearn/tests/test_docstrings.py`` does, by their public import
+path (``skend2.metrics.ece_scorer``, not the private module that defines it), less
+the codes in ``IGNORED`` and ``IGNORED_FOR_METHODS``. On top of numpydoc's checks:
+
+* ``SK01``: the Examples section of a public class or function holds at least one
+  doctest (``>>>`` line); numpydoc's EX01 only asks for the section. The examples
+  themselves run as doctests (``--doctest-modules`` over ``skend2/`` in
+  pyproject.toml).
+* ``SK02``: numpydoc parses the docstring without warnings (a wrongly underlined
+  section heading is a warning, not a validation error).
+* Each docstring, as numpydoc renders it for Sphinx, is valid reStructuredText (an
+  unescaped ``n_features_in_`` or ``*args`` breaks the docs build with warnings as
+  errors). The Sphinx build itself is left to CI (too slow for the test suite).
+* docs/api.rst lists every public name, and the gallery scripts have the
+  sphinx-gallery format.
 """
 
 import ast
@@ -22,8 +30,9 @@ import pytest
 from docutils import nodes
 from docutils.core import publish_doctree
 from docutils.parsers.rst import Directive, directives, roles
-from numpydoc.docscrape import ClassDoc, FunctionDoc
-from numpydoc.docscrape_sphinx import get_doc_object
+from numpydoc.docscrape import NumpyDocString, get_doc_object
+from numpydoc.docscrape_sphinx import get_doc_object as get_sphinx_doc_object
+from numpydoc.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,8 +47,20 @@ PUBLIC_MODULES = (
     "skend2.plotting",
 )
 
-# Parameters that a docstring need not list (bound automatically).
-_IMPLICIT = {"self", "cls"}
+# numpydoc codes not enforced anywhere, and why.
+IGNORED = {
+    "ES01": "an extended summary is optional: short docstrings may stay short",
+    "SA01": "a See Also section is optional",
+    "SA04": "numpydoc's format allows See Also references without a description",
+    "RT02": "a Returns entry may name its value (name : type) for the text to use",
+}
+# numpydoc codes not enforced for methods (and properties), and why.
+IGNORED_FOR_METHODS = {
+    "EX01": "the class docstring's Examples show its methods in use",
+}
+# GL08 (no docstring) is also accepted for a method that overrides a documented
+# base-class method (``forward``, ``get_params``, skorch callback hooks): the base
+# docstring is the one that applies, and ``help()`` shows it.
 
 
 def _import_or_none(name):
@@ -49,13 +70,12 @@ def _import_or_none(name):
         return None
 
 
-def _public_callables():
-    """(qualified name, object) of every class and function in a public __all__.
+def _public_objects():
+    """(public import path, object) of every class and function in a public __all__.
 
     An object exported from several modules (``skend2.TemperatureAnnealing`` is
     ``skend2.annealing.TemperatureAnnealing``) is listed once, under its first
-    name. Constants (tuples, dicts, ``__version__``) are not callables and are
-    skipped.
+    name. Constants (tuples, dicts, ``__version__``) are skipped.
     """
     seen = set()
     found = []
@@ -74,98 +94,106 @@ def _public_callables():
     return found
 
 
-def _signature_parameters(obj):
-    """Names of the parameters a docstring must document (``*args`` as ``*args``)."""
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return []
-    names = []
-    for parameter in signature.parameters.values():
-        if parameter.name in _IMPLICIT:
-            continue
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            names.append(f"*{parameter.name}")
-        elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            names.append(f"**{parameter.name}")
-        else:
-            names.append(parameter.name)
-    return names
+def _public_methods(objects):
+    """(import path, class, name) of the public methods and properties of classes.
 
-
-def _documented_names(parameters):
-    """Names in a numpydoc Parameters section; ``x, y : int`` documents both."""
-    names = set()
-    for parameter in parameters:
-        for name in parameter.name.split(","):
-            name = name.strip()
-            names.add(name)
-            names.add(name.lstrip("*"))
-    return names
-
-
-def docstring_problems(obj):
-    """What keeps ``obj``'s docstring from being a complete numpydoc docstring.
-
-    Returns a list of messages, empty when the docstring parses with numpydoc
-    (warnings count as failures), documents every parameter of the signature in a
-    non-empty ``Parameters`` section, and has an ``Examples`` section holding at
-    least one doctest (``>>>``).
-    """
-    if not inspect.getdoc(obj):
-        return ["no docstring"]
-    problems = []
-    parser = ClassDoc if inspect.isclass(obj) else FunctionDoc
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            if parser is ClassDoc:
-                doc = ClassDoc(obj, config={"show_class_members": False})
-            else:
-                doc = FunctionDoc(obj)
-        except Exception as exc:  # numpydoc raises ValueError or warns
-            return [f"numpydoc cannot parse the docstring: {exc}"]
-
-    expected = _signature_parameters(obj)
-    if expected:
-        if not doc["Parameters"]:
-            problems.append(f"empty Parameters section (signature: {expected})")
-        else:
-            documented = _documented_names(doc["Parameters"])
-            missing = [name for name in expected if name not in documented]
-            if missing:
-                problems.append(f"parameters not documented: {missing}")
-
-    examples = "\n".join(doc["Examples"])
-    if not examples.strip():
-        problems.append("no Examples section")
-    elif not doctest.DocTestParser().get_examples(examples):
-        problems.append("Examples section has no doctest (>>> line)")
-    return problems
-
-
-PUBLIC_CALLABLES = _public_callables()
-
-
-def _public_methods():
-    """(qualified name, function) of the public methods skend2 defines itself.
-
-    Inherited scikit-learn, skorch and torch methods are not ours to fix.
+    Only those skend2 defines itself (overrides included): inherited scikit-learn,
+    skorch and torch methods, and the ``set_*_request`` methods scikit-learn
+    generates, are not ours to document.
     """
     found = []
-    for qualname, cls in PUBLIC_CALLABLES:
+    for path, cls in objects:
         if not inspect.isclass(cls):
             continue
-        for name, member in inspect.getmembers(cls):
+        for name in sorted(dir(cls)):
             if name.startswith("_") and name != "__call__":
                 continue
-            function = getattr(member, "__func__", member)
+            owner = next((k for k in cls.__mro__ if name in vars(k)), None)
+            if owner is None:
+                continue
+            attr = vars(owner)[name]
+            if isinstance(attr, property):
+                function = attr.fget
+            else:
+                function = getattr(attr, "__func__", attr)
             if not inspect.isfunction(function):
                 continue
             if not getattr(function, "__module__", "").startswith("skend2"):
                 continue
-            found.append((f"{qualname}.{name}", function))
+            found.append((f"{path}.{name}", cls, name))
     return found
+
+
+PUBLIC_OBJECTS = _public_objects()
+PUBLIC_METHODS = _public_methods(PUBLIC_OBJECTS)
+
+
+def _is_documented_override(cls, name):
+    """Whether ``cls.name`` has no docstring of its own but a base class's."""
+    member = inspect.getattr_static(cls, name)
+    own = getattr(getattr(member, "__func__", member), "__doc__", None)
+    return not own and bool(inspect.getdoc(getattr(cls, name)))
+
+
+def docstring_errors(target, cls=None, method=None):
+    """numpydoc validation errors of a docstring, less the ignored codes.
+
+    Parameters
+    ----------
+    target : str or object
+        Public import path of the object (``"skend2.metrics.ece_scorer"``), or the
+        object itself (for objects without one, as in this module's own tests).
+    cls : type or None, default=None
+        The class, when ``target`` is one of its methods.
+    method : str or None, default=None
+        The method's name, when ``target`` is a method.
+
+    Returns
+    -------
+    result : dict
+        The result of :func:`numpydoc.validate.validate`, its ``"errors"`` (a list
+        of ``(code, message)`` pairs) filtered, plus the ``SK01`` and ``SK02``
+        errors described in this module's docstring.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = validate(target if isinstance(target, str) else get_doc_object(target))
+        examples = "\n".join(NumpyDocString(result["docstring"] or "")["Examples"])
+    errors = []
+    for code, message in result["errors"]:
+        if code in IGNORED:
+            continue
+        if method is not None and code in IGNORED_FOR_METHODS:
+            continue
+        if (
+            code == "GL08"
+            and method is not None
+            and _is_documented_override(cls, method)
+        ):
+            continue
+        errors.append((code, message))
+    if method is None and examples.strip():
+        if not doctest.DocTestParser().get_examples(examples):
+            errors.append(("SK01", "Examples section has no doctest (>>> line)"))
+    # numpydoc parses a docstring several times, and names the object only in
+    # some of its warnings: report each warning once, without the location.
+    warned = dict.fromkeys(
+        " ".join(str(w.message).split()).split(" in the docstring of ")[0]
+        for w in caught
+        if issubclass(w.category, UserWarning)
+    )
+    errors += [("SK02", f"numpydoc warns: {message}") for message in warned]
+    result["errors"] = errors
+    return result
+
+
+def _report(name, result):
+    """The docstring and its errors, for a failure message."""
+    errors = "\n".join(f" - {code}: {message}" for code, message in result["errors"])
+    return (
+        f"\n\n{result['file']}:{result['file_line']}\n{name}\n\n"
+        f"{result['docstring']}\n# Errors\n{errors}"
+    )
 
 
 # --- reStructuredText check ------------------------------------------------------
@@ -231,7 +259,7 @@ def rst_problems(obj):
         return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rendered = str(get_doc_object(obj, config={"show_class_members": False}))
+        rendered = str(get_sphinx_doc_object(obj, config={"show_class_members": False}))
     tree = publish_doctree(
         rendered,
         settings_overrides={
@@ -253,6 +281,9 @@ def rst_problems(obj):
     return problems
 
 
+# --- the public API -------------------------------------------------------------
+
+
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
 def test_public_module_imports_with_all(module_name):
     if module_name == "skend2.plotting":
@@ -264,30 +295,40 @@ def test_public_module_imports_with_all(module_name):
         assert hasattr(module, name), f"{module_name}.__all__ lists missing {name}"
 
 
-def test_public_callables_were_found():
-    names = {name for name, _ in PUBLIC_CALLABLES}
+def test_public_objects_were_found():
+    names = {name for name, _ in PUBLIC_OBJECTS}
     # One of each kind, from different modules, so an empty collection cannot pass.
     assert "skend2.DeepEnsembleClassifier" in names
     assert "skend2.uncertainty.ensemble_uncertainty" in names
     assert "skend2.datasets.make_spirals" in names
-    assert len(PUBLIC_CALLABLES) >= 30
+    assert len(PUBLIC_OBJECTS) >= 30
+    methods = {name for name, _, _ in PUBLIC_METHODS}
+    assert "skend2.DeepEnsembleClassifier.fit" in methods
+    assert "skend2.PriorNetworkDistiller.predict_uncertainty" in methods
+    assert "skend2.DeepEnsembleClassifier.set_score_request" not in methods
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PUBLIC_OBJECTS])
+def test_docstring(path):
+    result = docstring_errors(path)
+    assert not result["errors"], _report(path, result)
 
 
 @pytest.mark.parametrize(
-    "obj", [obj for _, obj in PUBLIC_CALLABLES], ids=[n for n, _ in PUBLIC_CALLABLES]
+    "path, cls, method", PUBLIC_METHODS, ids=[path for path, _, _ in PUBLIC_METHODS]
 )
-def test_numpydoc_docstring_with_examples(obj):
-    problems = docstring_problems(obj)
-    assert not problems, "; ".join(problems)
+def test_method_docstring(path, cls, method):
+    result = docstring_errors(path, cls=cls, method=method)
+    assert not result["errors"], _report(path, result)
 
 
-PUBLIC_METHODS = _public_methods()
+_RST_TARGETS = [(path, obj) for path, obj in PUBLIC_OBJECTS] + [
+    (path, getattr(cls, name)) for path, cls, name in PUBLIC_METHODS
+]
 
 
 @pytest.mark.parametrize(
-    "obj",
-    [obj for _, obj in PUBLIC_CALLABLES + PUBLIC_METHODS],
-    ids=[n for n, _ in PUBLIC_CALLABLES + PUBLIC_METHODS],
+    "obj", [obj for _, obj in _RST_TARGETS], ids=[path for path, _ in _RST_TARGETS]
 )
 def test_docstring_is_valid_restructuredtext(obj, sphinx_stand_ins):
     problems = rst_problems(obj)
@@ -299,7 +340,7 @@ def test_api_reference_lists_every_public_name():
     api = (ROOT / "docs" / "api.rst").read_text(encoding="utf-8")
     listed = set(re.findall(r"^   ([A-Za-z_]\w*)$", api, flags=re.MULTILINE))
     listed |= set(re.findall(r"^\.\. autodata:: (\w+)$", api, flags=re.MULTILINE))
-    public = {name.rsplit(".", 1)[1] for name, _ in PUBLIC_CALLABLES}
+    public = {name.rsplit(".", 1)[1] for name, _ in PUBLIC_OBJECTS}
     assert public - listed == set(), "missing from docs/api.rst"
     assert (
         listed - public - {"ENSEMBLE_MEASURES", "DIRICHLET_MEASURES", "SCORERS"}
@@ -349,6 +390,7 @@ def _complete(x, *, scale=1.0, **kwargs):
     Returns
     -------
     float
+        The product.
 
     Examples
     --------
@@ -369,6 +411,7 @@ def _no_examples(x):
     Returns
     -------
     float
+        The number.
     """
     return x
 
@@ -379,6 +422,11 @@ def _prose_examples(x):
     Parameters
     ----------
     x : float
+        The number.
+
+    Returns
+    -------
+    float
         The number.
 
     Examples
@@ -394,6 +442,11 @@ def _undocumented_parameter(x, y):
     Parameters
     ----------
     x : float
+        The number.
+
+    Returns
+    -------
+    float
         The number.
 
     Examples
@@ -412,9 +465,35 @@ def _unknown_section(x):
     x : float
         The number.
 
+    Returns
+    -------
+    float
+        The number.
+
     Exemples
     --------
     >>> _unknown_section(1)
+    1
+    """
+    return x
+
+
+def _short_underline(x):
+    """Return x.
+
+    Parameters
+    ---------
+    x : float
+        The number.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Examples
+    --------
+    >>> _short_underline(1)
     1
     """
     return x
@@ -438,34 +517,50 @@ class _DocumentedClass:
         self.a = a
         self.b = b
 
+    def __repr__(self):
+        return "_DocumentedClass()"
+
+    def total(self):
+        """Return the sum of the two numbers.
+
+        Returns
+        -------
+        int
+            ``a + b``.
+        """
+        return self.a + self.b
+
+
+def _codes(obj, **kwargs):
+    return [code for code, _ in docstring_errors(obj, **kwargs)["errors"]]
+
 
 def test_checker_accepts_complete_docstrings():
-    assert docstring_problems(_complete) == []
-    assert docstring_problems(_DocumentedClass) == []
+    assert _codes(_complete) == []
+    assert _codes(_DocumentedClass) == []
+    # A method needs no Examples; an override of a documented method no docstring.
+    assert _codes(_DocumentedClass.total, cls=_DocumentedClass, method="total") == []
+    repr_ = _DocumentedClass.__repr__
+    assert _codes(repr_, cls=_DocumentedClass, method="__repr__") == []
 
 
 def test_checker_reports_missing_examples():
-    assert docstring_problems(_no_examples) == ["no Examples section"]
-    assert docstring_problems(_prose_examples) == [
-        "Examples section has no doctest (>>> line)"
-    ]
+    assert _codes(_no_examples) == ["EX01"]
+    assert _codes(_prose_examples) == ["SK01"]
 
 
 def test_checker_reports_undocumented_parameters_and_no_docstring():
-    assert docstring_problems(_undocumented_parameter) == [
-        "parameters not documented: ['y']"
-    ]
+    assert _codes(_undocumented_parameter) == ["PR01"]
 
     def bare(x):
         return x
 
-    assert docstring_problems(bare) == ["no docstring"]
+    assert _codes(bare) == ["GL08"]
 
 
 def test_checker_reports_unparsable_docstring():
-    problems = docstring_problems(_unknown_section)
-    assert len(problems) == 1
-    assert problems[0].startswith("numpydoc cannot parse")
+    assert "GL06" in _codes(_unknown_section)
+    assert _codes(_short_underline) == ["PR01", "SK02"]
 
 
 def _broken_markup(X):

@@ -64,6 +64,7 @@ def _proxy_target(teacher_logits, smoothing, eps):
         (1e-3, 1e-8),
     ],
 )
+@pytest.mark.slow
 def test_nll_fit_recovers_dirichlet_parameters(single_thread, smoothing, eps):
     # The loss is a proper likelihood: fitting α to members drawn from Dir(α*)
     # must recover α*.
@@ -167,6 +168,7 @@ def test_proxy_loss_is_non_negative(temperature):
         assert (loss >= 0).all()
 
 
+@pytest.mark.slow
 def test_proxy_target_precision_matches_dirichlet_members():
     # For members drawn from Dir(α*) the proxy precision β̂₀ estimates α₀*: the
     # minimiser of the loss along α = 1 + π̄·s must sit near s = α₀* (to within

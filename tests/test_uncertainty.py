@@ -64,6 +64,7 @@ MC_CASES = [
     MC_CASES,
     ids=[f"K{len(a)}-{i}" for i, (a, _) in enumerate(MC_CASES)],
 )
+@pytest.mark.slow
 def test_dirichlet_closed_forms_match_monte_carlo(alpha, measures):
     # Members drawn from Dir(α) form an ensemble whose measures converge to the
     # Dirichlet closed forms (total: H[mean π] → H[α/α₀]). The standard error of
