@@ -1,119 +1,60 @@
-"""The shared base of skend2's estimators: parameters, input checks, skorch plumbing."""
+"""The shared base of skend2's estimators: parameters, input checks, skorch plumbing.
+
+A fitted estimator holds its training in one place, ``net_`` (a skorch
+``NeuralNet``): ``module_`` and ``history_`` are views of it, whatever the
+training path and after pickling. Parameters are checked once, at the start of
+``fit``, against the class's ``_parameter_constraints`` table; the dunder
+parameters (``criterion__*``, ``optimizer__*``, ...) are routed to skorch by
+skorch's own prefix list.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import numbers
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping
-from torch.utils.data import Subset
+from skorch.history import History
+from torch import nn
+
+from ._batching import PREDICT_BATCH_SIZE, BatchIterator, TensorData, predict_chunks
+from ._validation import (
+    RANDOM_STATE,
+    InstanceOf,
+    SubclassOf,
+    check_keyword_names,
+    validate_params,
+)
 
 __all__: list[str] = []
 
-# The dunder prefixes that are passed on to skorch, as in skorch.NeuralNet.
-_KWARG_PREFIXES = (
-    "module__",
-    "optimizer__",
-    "iterator_train__",
-    "iterator_valid__",
-    "callbacks__",
+# The dunder prefixes of skorch's NeuralNet: its class-level ``prefixes_`` plus
+# the components it registers at initialisation (module, criterion, optimizer).
+# ``compile__*`` is left out: skend2 has no ``compile`` switch. ``module__*``
+# builds skend2's networks (sizes inferred from the data); all other prefixes
+# are passed on to the skorch net unchanged.
+_PREFIXES = tuple(p for p in NeuralNet.prefixes_ if p != "compile") + (
+    "module",
+    "criterion",
+    "optimizer",
 )
+_NET_PREFIXES = tuple(p for p in _PREFIXES if p != "module")
 
-# Rows per prediction batch: large for tabular inputs (less per-call overhead),
-# small for images, whose convolutional activations would not fit in cache.
-_PREDICT_BATCH_SIZE = {"tabular": 4096, "images": 256}
-
-
-class _TensorData(torch.utils.data.Dataset):
-    """Inputs and targets as tensors, indexable by a whole batch of indices."""
-
-    def __init__(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        self.X = X
-        self.y = y
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], self.y[i]
-
-
-def _tensors_and_indices(dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The base tensors behind a (possibly Subset-wrapped) dataset and its rows."""
-    indices = torch.arange(len(dataset))
-    while isinstance(dataset, Subset):
-        indices = torch.as_tensor(dataset.indices)[indices]
-        dataset = dataset.dataset
-    if not isinstance(dataset, _TensorData):
-        raise TypeError(
-            "skend2's batch iterator needs the estimator's own dataset; got "
-            f"{type(dataset).__name__}."
-        )
-    return dataset.X, dataset.y, indices
-
-
-class BatchIterator:
-    """Minibatches drawn by indexing whole tensors, one fresh shuffle per epoch.
-
-    With ``n_members=M``, each member gets its own permutation of the data: the
-    batches have shape (batch, M, ...), member m's column being its own minibatch.
-    With ``member=m`` as well, only member m's minibatches are yielded, the very
-    ones it would see in the fused ensemble (the sequential path uses this, so
-    both paths train on the same batches). Indexing tensors directly avoids the
-    per-sample collation of a ``DataLoader``, which dominates for small networks.
-    """
-
-    def __init__(
-        self,
-        dataset,
-        batch_size: int = 128,
-        shuffle: bool = False,
-        n_members: int | None = None,
-        member: int | None = None,
-        seed: int = 0,
-        drop_last: bool = False,
-    ) -> None:
-        self.X, self.y, self.indices = _tensors_and_indices(dataset)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.n_members = n_members
-        self.member = member
-        self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(int(seed))
-
-    def __len__(self) -> int:
-        n = len(self.indices)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def _rows(self) -> torch.Tensor:
-        n = len(self.indices)
-        if self.n_members is None:
-            if not self.shuffle:
-                return self.indices
-            return self.indices[torch.randperm(n, generator=self.generator)]
-        # One independent permutation per member, shape (n, M).
-        perms = [
-            self.indices[torch.randperm(n, generator=self.generator)]
-            for _ in range(self.n_members)
-        ]
-        if self.member is not None:
-            return perms[self.member]
-        return torch.stack(perms, dim=1)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        rows = self._rows().to(self.X.device)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = rows[start : start + self.batch_size]
-            yield self.X[batch], self.y[batch]
+# Names under which skend2 adds its own callbacks, so that ``callbacks__<name>__*``
+# reaches them as it reaches the user's.
+ANNEALING_CALLBACK = "annealing"
+GRADIENT_CLIP_CALLBACK = "gradient_clip"
 
 
 class _Net(NeuralNet):
@@ -142,19 +83,74 @@ class _Net(NeuralNet):
         return step
 
 
+def merge_histories(histories: list[History]) -> History:
+    """One history for members trained one by one: an epoch row per epoch.
+
+    Each row has the mean over members of every numeric column they share
+    (``train_loss``, ``valid_loss``, ...; ``dur`` is summed, the members' time)
+    and the per-member values as ``member_<column>`` lists.
+    """
+    merged = History()
+    for rows in zip(*histories):
+        merged.new_epoch()
+        merged.record("epoch", rows[0]["epoch"])
+        shared = set.intersection(*(set(r) for r in rows)) - {"epoch", "batches"}
+        for key in sorted(shared):
+            values = [r[key] for r in rows]
+            if not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
+                continue
+            total = float(np.sum(values))
+            merged.record(key, total if key == "dur" else total / len(values))
+            merged.record(f"member_{key}", [float(v) for v in values])
+    return merged
+
+
 class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     """Parameters, validation and prediction shared by skend2's classifiers.
 
-    Subclasses set ``module_`` in ``fit`` (a module mapping a batch of inputs to
-    logits) and turn logits into ``predict_proba`` and ``_uncertainty_of_logits``.
+    Subclasses set ``net_`` in ``fit`` (a skorch net whose module maps a batch of
+    inputs to logits) and turn logits into ``predict_proba`` and
+    ``_uncertainty_of_logits``.
     """
 
     _uncertainty_measures: tuple[str, ...] = ()
+
+    # Constraints shared by every skend2 estimator; subclasses extend the table.
+    _parameter_constraints: dict[str, list] = {
+        "module": [
+            None,
+            SubclassOf(nn.Module, "a torch.nn.Module class"),
+            InstanceOf(nn.Module, "a torch.nn.Module instance"),
+        ],
+        "optimizer": [
+            SubclassOf(torch.optim.Optimizer, "a torch.optim.Optimizer class")
+        ],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "train_split": [None, callable],
+        "callbacks": [None, list],
+        "device": [str, torch.device],
+        "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "warm_start": ["boolean"],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         # Dunder parameters for skorch (module__*, optimizer__*, ...), stored
         # unchanged like every other parameter and checked in fit.
         vars(self).update(kwargs)
+
+    # -- the fitted network -------------------------------------------------------
+    @property
+    def module_(self) -> nn.Module:
+        """The trained network (the module of ``net_``)."""
+        return self.net_.module_
+
+    @property
+    def history_(self) -> History:
+        """The training history (the history of ``net_``)."""
+        return self.net_.history
 
     # -- parameters -------------------------------------------------------------
     def _dunder_params(self) -> dict[str, Any]:
@@ -171,15 +167,28 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         params.update(self._dunder_params())
         return params
 
+    def _nested_default(self, name: str) -> Any:
+        """The object that a string default of ``name`` stands for, or None."""
+        return None
+
     def set_params(self, **params: Any):
         explicit = set(self._get_param_names())
         nested = {}
         for key, value in params.items():
-            if key.startswith(_KWARG_PREFIXES) or key.split("__")[0] not in explicit:
+            head = key.split("__")[0]
+            if head in _PREFIXES or head not in explicit:
                 # Passed on to skorch (or rejected with a clear error in fit).
                 setattr(self, key, value)
-            else:
-                nested[key] = value
+                continue
+            if "__" in key and not hasattr(getattr(self, head), "set_params"):
+                default = self._nested_default(head)
+                if default is None:
+                    raise ValueError(
+                        f"Cannot set {key!r}: {head}={getattr(self, head)!r} has no "
+                        f"parameters; set {head} to an object first."
+                    )
+                setattr(self, head, default)
+            nested[key] = value
         if nested:
             super().set_params(**nested)
         return self
@@ -192,41 +201,50 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             if k.startswith(prefix)
         }
 
-    def _check_dunder_params(self) -> None:
+    def _validate_params(self) -> None:
+        """Check every parameter once, before any data is touched."""
+        validate_params(self, self._parameter_constraints, self.get_params(deep=False))
         unknown = [
-            k for k in self._dunder_params() if not k.startswith(_KWARG_PREFIXES)
+            k for k in self._dunder_params() if k.split("__")[0] not in _PREFIXES
         ]
         if unknown:
             raise ValueError(
                 f"{type(self).__name__} got unexpected parameters {sorted(unknown)}; "
-                f"only {', '.join(p + '*' for p in _KWARG_PREFIXES)} are passed on "
+                f"only {', '.join(p + '__*' for p in _PREFIXES)} are passed on "
                 "to skorch and torch."
             )
-
-    def _check_common_params(self) -> None:
-        self._check_dunder_params()
-        for name in ("max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int; got {value!r}.")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1; got {value}.")
-        if not isinstance(self.lr, numbers.Real) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number; got {self.lr!r}.")
-        if not (
-            isinstance(self.optimizer, type)
-            and issubclass(self.optimizer, torch.optim.Optimizer)
+        name = type(self).__name__
+        iterator_reserved = ("dataset", "n_members", "member", "seed")
+        for prefix, target, extra, reserved in (
+            ("criterion", self._criterion_class(), (), ()),
+            ("dataset", TensorData, (), ("X", "y")),
+            ("iterator_train", BatchIterator, (), iterator_reserved),
+            ("iterator_valid", BatchIterator, (), iterator_reserved),
+            ("optimizer", self.optimizer, ("param_groups",), ("params", "lr")),
         ):
-            raise TypeError(
-                "optimizer must be a torch.optim.Optimizer class; "
-                f"got {self.optimizer!r}."
+            check_keyword_names(
+                name,
+                prefix,
+                list(self._params_for(prefix)),
+                target,
+                extra=extra,
+                reserved=reserved,
             )
-        device = str(self.device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"The 'device' parameter of {name} must be a torch device such as "
+                f"'cpu' or 'cuda'. Got {self.device!r} instead."
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} was requested but CUDA is not available "
                 "on this machine; use device='cpu'."
             )
+
+    def _criterion_class(self) -> type[nn.Module]:
+        raise NotImplementedError
 
     # -- input checks -----------------------------------------------------------
     def _validate_fit_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
@@ -261,6 +279,24 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return X
 
+    # -- the transaction around fit ------------------------------------------------
+    @contextlib.contextmanager
+    def _atomic_fit(self):
+        """Restore the estimator exactly as it was if ``fit`` raises.
+
+        Attributes that fit replaces are restored from a shallow snapshot; the
+        fitted net is deep-copied first, because a warm start trains it in place.
+        """
+        state = dict(vars(self))
+        if "net_" in state and self.warm_start:
+            self.net_ = copy.deepcopy(self.net_)
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
     # -- randomness and devices ---------------------------------------------------
     def _draw_seed(self) -> int:
         return int(
@@ -290,73 +326,94 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     # -- skorch -----------------------------------------------------------------
     def _make_net(
         self,
-        module: torch.nn.Module,
-        criterion: torch.nn.Module,
+        module: nn.Module,
         *,
         seed: int,
         n_members: int | None = None,
         member: int | None = None,
         loss_scale: float = 1.0,
-        extra_callbacks: list | None = None,
-        gradient_clip: float | None = None,
-        max_epochs: int | None = None,
+        extra_callbacks: dict | None = None,
     ) -> _Net:
-        callbacks = list(self.callbacks or [])
-        for i, cb in enumerate(extra_callbacks or []):
-            callbacks.append((f"skend2_{i}_{type(cb).__name__}", cb))
-        if gradient_clip is not None:
-            callbacks.append(
-                ("skend2_gradient_clip", GradientNormClipping(gradient_clip))
-            )
-        kwargs = {
+        """A skorch net with every routed parameter, for ``module``.
+
+        The criterion is :meth:`_criterion_class`, built by skorch with the
+        ``criterion__*`` parameters.
+        """
+        callbacks = list(self.callbacks or []) + list((extra_callbacks or {}).items())
+        routed = {
             f"{prefix}__{k}": v
-            for prefix in ("optimizer", "iterator_valid", "callbacks")
+            for prefix in _NET_PREFIXES
             for k, v in self._params_for(prefix).items()
         }
-        iterator_train_kwargs = {"shuffle": True, **self._params_for("iterator_train")}
-        kwargs.update(
-            {f"iterator_train__{k}": v for k, v in iterator_train_kwargs.items()}
-        )
-        return _Net(
-            module=module,
-            criterion=criterion,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs if max_epochs is None else max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_valid=BatchIterator,
+        routed.setdefault("iterator_train__shuffle", True)
+        routed.update(
             iterator_train__n_members=n_members,
             iterator_train__member=member,
             iterator_train__seed=seed,
-            dataset=_TensorData,
+        )
+        return _Net(
+            module=module,
+            criterion=self._criterion_class(),
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_valid=BatchIterator,
+            dataset=TensorData,
             train_split=self.train_split,
             callbacks=callbacks,
             device=self.device,
             verbose=int(self.verbose),
             loss_scale=loss_scale,
             predict_nonlinearity=None,
-            **kwargs,
+            **routed,
         )
 
+    def _gradient_clip_callbacks(self) -> dict:
+        if self.gradient_clip is None:
+            return {}
+        return {GRADIENT_CLIP_CALLBACK: GradientNormClipping(self.gradient_clip)}
+
+    def _train(self, net: _Net, X: np.ndarray, targets: np.ndarray, y: np.ndarray):
+        """Train ``net`` on X with ``targets``; ``y`` (class indices) for splits.
+
+        The data set is built by skorch's ``get_dataset`` hook (``dataset__*``);
+        ``y`` reaches ``train_split``, so stratified validation splits work.
+        """
+        dataset = net.get_dataset(
+            self._tensor(X).to(self.device), torch.as_tensor(targets).to(self.device)
+        )
+        if net.initialized_:
+            return net.partial_fit(dataset, y)
+        return net.fit(dataset, y)
+
     # -- prediction -------------------------------------------------------------
+    def _predict_batch_size(self, X: np.ndarray) -> int:
+        default = PREDICT_BATCH_SIZE["tabular" if X.ndim == 2 else "images"]
+        return int(self._params_for("iterator_valid").get("batch_size", default))
+
     def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
         return self.module_(Xb)
 
-    def _batches(self, X: np.ndarray, transform) -> Iterator:
+    def _batches(self, X: np.ndarray, transform: Callable) -> Iterator:
         """``transform(logits)`` of successive batches of validated X.
 
-        Batches keep memory flat in n_samples.
+        Batches keep memory flat in n_samples; their size is
+        ``iterator_valid__batch_size`` (default 4096 rows of tabular data, 256
+        images).
         """
         module = self.module_
         module.eval()
-        if not X.flags.writeable:
-            X = X.copy()  # torch cannot wrap a read-only array
-        size = _PREDICT_BATCH_SIZE["tabular" if X.ndim == 2 else "images"]
         with torch.inference_mode():
-            for start in range(0, len(X), size):
-                Xb = torch.from_numpy(X[start : start + size])
-                yield transform(self._forward_batch(Xb.to(self.device)))
+            for chunk, n in predict_chunks(X, self._predict_batch_size(X)):
+                Xb = torch.from_numpy(chunk).to(self.device)
+                out = transform(self._forward_batch(Xb))
+                yield (
+                    out[:n]
+                    if not isinstance(out, dict)
+                    else {k: v[:n] for k, v in out.items()}
+                )
 
     def _predict_batches(self, X, transform) -> np.ndarray:
         """Validate X, then concatenate ``transform(logits)`` over its batches."""

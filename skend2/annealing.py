@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import numbers
+from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, RealNotInt
 from skorch.callbacks import Callback
+
+from ._validation import validate_params
 
 __all__ = [
     "TemperatureAnnealing",
@@ -16,45 +18,42 @@ __all__ = [
 ]
 
 
-def _resolve_epochs(value, max_epochs: int, name: str) -> int:
+def _resolve_epochs(value: int | float, max_epochs: int) -> int:
     """An epoch count given as an int, or as a fraction of ``max_epochs``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be an int or a float in [0, 1]; got {value!r}.")
-    if isinstance(value, numbers.Integral):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0; got {value}.")
+    if isinstance(value, Integral):
         return int(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(
-            f"{name} as a float is a fraction of max_epochs and must lie in [0, 1]; "
-            f"got {value}."
-        )
     return int(round(value * max_epochs))
+
+
+_TEMPERATURE = [Interval(Real, 0, None, closed="neither")]
+_EPOCHS = [
+    Interval(Integral, 0, None, closed="left"),
+    Interval(RealNotInt, 0, 1, closed="both"),
+]
 
 
 class _Schedule(BaseEstimator):
     """A temperature as a function of the epoch (0-based) and ``max_epochs``."""
 
+    _parameter_constraints: dict[str, list] = {}
+
     def __call__(self, epoch: int, max_epochs: int) -> float:
         return float(self.temperature(epoch, max_epochs))
 
-    def _check_temperatures(self, *names: str) -> None:
-        for name in names:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not value > 0
-                or not math.isfinite(value)
-            ):
-                raise ValueError(
-                    f"{type(self).__name__}.{name} must be a positive finite "
-                    f"temperature; got {value!r}."
-                )
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints``."""
+        validate_params(self, self._parameter_constraints, self.get_params())
 
 
 class _HoldDecaySchedule(_Schedule):
     """Hold ``start``, move to ``end`` over ``decay_epochs``, then stay at ``end``."""
+
+    _parameter_constraints: dict[str, list] = {
+        "start": _TEMPERATURE,
+        "end": _TEMPERATURE,
+        "hold_epochs": _EPOCHS,
+        "decay_epochs": _EPOCHS,
+    }
 
     def __init__(
         self,
@@ -85,10 +84,11 @@ class _HoldDecaySchedule(_Schedule):
         Returns
         -------
         temperature : float
+            The temperature T > 0 by which logits are divided in that epoch.
         """
-        self._check_temperatures("start", "end")
-        hold = _resolve_epochs(self.hold_epochs, max_epochs, "hold_epochs")
-        decay = _resolve_epochs(self.decay_epochs, max_epochs, "decay_epochs")
+        self._validate_params()
+        hold = _resolve_epochs(self.hold_epochs, max_epochs)
+        decay = _resolve_epochs(self.decay_epochs, max_epochs)
         if epoch < hold:
             return float(self.start)
         if epoch >= hold + decay:
@@ -190,12 +190,27 @@ class ConstantTemperature(_Schedule):
     2.5
     """
 
+    _parameter_constraints: dict[str, list] = {"value": _TEMPERATURE}
+
     def __init__(self, value: float = 1.0) -> None:
         self.value = value
 
     def temperature(self, epoch: int, max_epochs: int) -> float:
-        """The constant temperature, whatever the epoch."""
-        self._check_temperatures("value")
+        """Return the constant temperature, whatever the epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch about to be trained (unused).
+        max_epochs : int
+            Length of the run (unused).
+
+        Returns
+        -------
+        temperature : float
+            ``value``.
+        """
+        self._validate_params()
         return float(self.value)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -10,10 +10,12 @@ import torch
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_array
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
-from ._base import BaseNeuralClassifier, _TensorData
+from ._base import ANNEALING_CALLBACK, BaseNeuralClassifier
+from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
 from .ensemble import DeepEnsembleClassifier
 from .losses import DirichletNLLLoss, EnsembleCrossEntropyLoss, ProxyDirichletLoss
@@ -27,9 +29,10 @@ from .uncertainty import (
 
 __all__ = ["EnsembleDistiller", "PriorNetworkDistiller"]
 
-# The default schedule. Distillers copy it before a nested set_params
-# (``annealing__start=...``) so that the shared default is never changed.
-_DEFAULT_ANNEALING = TemperatureAnnealing()
+
+def _auto_annealing() -> TemperatureAnnealing:
+    """The schedule that ``annealing="auto"`` stands for: a new one each time."""
+    return TemperatureAnnealing()
 
 
 def _fit_teacher(teacher, X, y, X_aux):
@@ -48,7 +51,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         teacher=None,
         module: type[nn.Module] | nn.Module | None = None,
         *,
-        annealing=_DEFAULT_ANNEALING,
+        annealing="auto",
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -80,37 +83,44 @@ class _BaseDistiller(BaseNeuralClassifier):
         self.random_state = random_state
         super().__init__(**kwargs)
 
-    def set_params(self, **params: Any):
-        if self.annealing is _DEFAULT_ANNEALING and any(
-            k.startswith("annealing__") for k in params
-        ):
-            self.annealing = clone(_DEFAULT_ANNEALING)
-        return super().set_params(**params)
+    _parameter_constraints: dict[str, list] = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "teacher": [
+            None,
+            InstanceOf(
+                (DeepEnsembleClassifier, FrozenEstimator),
+                "a DeepEnsembleClassifier (or a fitted one in FrozenEstimator)",
+            ),
+        ],
+        "annealing": [None, StrOptions({"auto"}), callable],
+        "memory": [None, str, HasMethods(["cache"])],
+        "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
+    }
 
-    # -- checks -----------------------------------------------------------------
-    def _check_params(self) -> None:
-        self._check_common_params()
-        if self.annealing is not None and not callable(self.annealing):
-            raise TypeError(
-                "annealing must be a schedule such as TemperatureAnnealing() (a "
-                f"callable of (epoch, max_epochs)) or None; got {self.annealing!r}."
-            )
-        if self.gradient_clip is not None and not (
-            isinstance(self.gradient_clip, numbers.Real) and self.gradient_clip > 0
-        ):
-            raise ValueError(
-                "gradient_clip must be a positive number or None; "
-                f"got {self.gradient_clip!r}."
-            )
+    def _nested_default(self, name: str) -> Any:
+        if name == "annealing" and self.annealing == "auto":
+            return _auto_annealing()
+        return None
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
         teacher = self.teacher
-        if isinstance(teacher, FrozenEstimator):
-            teacher = teacher.estimator
-        if teacher is not None and not isinstance(teacher, DeepEnsembleClassifier):
+        if isinstance(teacher, FrozenEstimator) and not isinstance(
+            teacher.estimator, DeepEnsembleClassifier
+        ):
             raise TypeError(
-                "teacher must be a DeepEnsembleClassifier (unfitted, or fitted and "
-                "wrapped in sklearn.frozen.FrozenEstimator) or None; got "
-                f"{type(teacher).__name__}."
+                f"The 'teacher' parameter of {type(self).__name__} must be a "
+                "DeepEnsembleClassifier (or a fitted one in FrozenEstimator). Got "
+                f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
             )
+        if hasattr(self.annealing, "_validate_params"):
+            self.annealing._validate_params()
+
+    def _resolve_annealing(self):
+        """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
+        if isinstance(self.annealing, str):
+            return _auto_annealing()
+        return self.annealing
 
     def _teacher_outputs(self, X, y, X_aux):
         """The fitted teacher and its members' logits on X (and X_aux)."""
@@ -148,52 +158,65 @@ class _BaseDistiller(BaseNeuralClassifier):
         self
             The fitted distiller.
         """
-        self._check_params()
+        with self._atomic_fit():
+            self._fit(X, y, X_aux)
+        return self
+
+    def _fit(self, X, y, X_aux) -> None:
+        self._validate_params()
         X_raw, y_raw = X, y
         X, y_encoded = self._validate_fit_data(X, y)
         sample_shape = tuple(X.shape[1:])
         if X_aux is not None:
             X_aux = self._validate_aux(X_aux, sample_shape)
+        warm = self.warm_start and hasattr(self, "net_")
+        if warm and sample_shape != self.sample_shape_:
+            raise ValueError(
+                "warm_start=True needs the same input shape as the previous fit: "
+                f"{self.sample_shape_}, got {sample_shape}."
+            )
         teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+        # Class indices in the teacher's classes, for stratified validation splits;
+        # auxiliary rows are labelled by the teacher's prediction.
+        y_split = np.searchsorted(teacher.classes_, self.classes_)[y_encoded]
         self._adopt_teacher_classes(teacher)
         self.teacher_ = teacher
         self.sample_shape_ = sample_shape
         if aux_logits is not None:
             X = np.concatenate([X, X_aux.astype(X.dtype)])
             logits = np.concatenate([logits, aux_logits])
+            aux_labels = torch.softmax(torch.as_tensor(aux_logits), -1).mean(1)
+            y_split = np.concatenate([y_split, aux_labels.argmax(-1).numpy()])
+        logits = np.asarray(logits, dtype=np.float32)
         seed = self._draw_seed()
-        data = _TensorData(
-            self._tensor(X).to(self.device),
-            torch.as_tensor(logits, dtype=torch.float32).to(self.device),
-        )
-        warm = self.warm_start and hasattr(self, "net_")
         with self._seeded(seed):
             if not warm:
-                module, module_kwargs = self.module, self._params_for("module")
-                if module is None:
-                    module = teacher.module
-                    module_kwargs = teacher._params_for("module")
-                student = build_module(
-                    module, module_kwargs, sample_shape, len(self.classes_)
-                )
-                extra = (
-                    []
-                    if self.annealing is None
-                    else [AnnealingCallback(self.annealing)]
-                )
+                self.annealing_ = self._resolve_annealing()
                 self.net_ = self._make_net(
-                    student,
-                    self._make_criterion(),
+                    self._build_student(teacher, sample_shape),
                     seed=seed,
-                    extra_callbacks=extra,
-                    gradient_clip=self.gradient_clip,
+                    extra_callbacks=self._student_callbacks(),
                 )
-                self.net_.fit(data, None)
-            else:
-                self.net_.partial_fit(data, None)
-        self.module_ = self.net_.module_
-        self.history_ = self.net_.history
-        return self
+            self._train(self.net_, X, logits, y_split)
+
+    def _build_student(self, teacher, sample_shape) -> nn.Module:
+        """The student network: ``module``, or else the teacher's architecture."""
+        module, module_kwargs = self.module, self._params_for("module")
+        if module is None:
+            module = teacher.module
+            module_kwargs = {
+                k[len("module__") :]: v
+                for k, v in teacher.get_params(deep=False).items()
+                if k.startswith("module__")
+            }
+        return build_module(module, module_kwargs, sample_shape, len(self.classes_))
+
+    def _student_callbacks(self) -> dict:
+        callbacks = {}
+        if self.annealing_ is not None:
+            callbacks[ANNEALING_CALLBACK] = AnnealingCallback(self.annealing_)
+        callbacks.update(self._gradient_clip_callbacks())
+        return callbacks
 
     def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
         X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
@@ -248,10 +271,12 @@ class EnsembleDistiller(_BaseDistiller):
     module : torch.nn.Module class or instance, default=None
         The student's architecture; ``None`` uses the teacher's member
         architecture (and its ``module__*`` parameters).
-    annealing : schedule or None, default=TemperatureAnnealing()
+    annealing : "auto", schedule or None, default="auto"
         Temperature schedule (teacher and student logits divided by T, loss
-        multiplied by T²); ``None`` trains at T = 1. Searchable as
-        ``annealing__start`` etc.
+        multiplied by T²); ``None`` trains at T = 1. ``"auto"`` is resolved in
+        ``fit`` to a new :class:`~skend2.TemperatureAnnealing` (the paper's
+        schedule), stored as ``annealing_``. Searchable as ``annealing__start``
+        etc., also from ``"auto"`` (which then becomes that schedule).
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -267,7 +292,10 @@ class EnsembleDistiller(_BaseDistiller):
     batch_size : int, default=64
         Minibatch size.
     train_split : callable or None, default=None
-        skorch's internal validation split; ``None`` uses all the data.
+        The internal validation split of skorch, e.g.
+        ``skorch.dataset.ValidSplit(5, stratified=True)`` (it receives the class
+        labels; auxiliary inputs are labelled by the teacher's prediction);
+        ``None`` uses all the data.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
     gradient_clip : float or None, default=10.0
@@ -281,8 +309,12 @@ class EnsembleDistiller(_BaseDistiller):
     random_state : int, RandomState instance or None, default=None
         Seeds the student's initialisation and shuffling (and the default teacher).
     **kwargs
-        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
-        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+        ``module__*`` (the student architecture's arguments) and skorch's
+        ``criterion__*`` (the loss's, e.g. ``criterion__smoothing``),
+        ``optimizer__*``, ``iterator_train__*``, ``iterator_valid__*`` (its
+        ``batch_size`` is also the predict batch size), ``dataset__*`` and
+        ``callbacks__*`` parameters (skend2's own callbacks are named
+        ``"annealing"`` and ``"gradient_clip"``).
 
     Attributes
     ----------
@@ -294,12 +326,14 @@ class EnsembleDistiller(_BaseDistiller):
         Column names, when X is a DataFrame with string column names.
     teacher_ : DeepEnsembleClassifier
         The fitted teacher.
-    module_ : torch.nn.Module
-        The trained student network (logits).
+    annealing_ : schedule or None
+        The temperature schedule used (``annealing`` with ``"auto"`` resolved).
     net_ : skorch.NeuralNet
-        The skorch net that trained the student.
+        The skorch net that holds the trained student and its history.
+    module_ : torch.nn.Module
+        The trained student network (logits), ``net_.module_``.
     history_ : skorch.History
-        Training history, with the temperature of each epoch.
+        ``net_.history``, with the temperature of each epoch.
 
     See Also
     --------
@@ -330,8 +364,8 @@ class EnsembleDistiller(_BaseDistiller):
 
     _uncertainty_measures = ENSEMBLE_MEASURES
 
-    def _make_criterion(self) -> nn.Module:
-        return EnsembleCrossEntropyLoss()
+    def _criterion_class(self) -> type[nn.Module]:
+        return EnsembleCrossEntropyLoss
 
     def predict_proba(self, X) -> np.ndarray:
         """The student's softmax output.
@@ -376,9 +410,12 @@ class PriorNetworkDistiller(_BaseDistiller):
         ``"nll"``: the EnD² Dirichlet negative log-likelihood of the members
         (the paper); ``"proxy"``: the Proxy-Dirichlet reverse KL of Ryabinin et
         al. (2021), better with many classes, with α = exp(z) + 1.
-    annealing : schedule or None, default=TemperatureAnnealing()
+    annealing : "auto", schedule or None, default="auto"
         Temperature schedule (teacher logits and z divided by T, loss multiplied
-        by T²); ``None`` trains at T = 1. Searchable as ``annealing__start`` etc.
+        by T²); ``None`` trains at T = 1. ``"auto"`` is resolved in ``fit`` to a
+        new :class:`~skend2.TemperatureAnnealing` (the paper's schedule), stored
+        as ``annealing_``. Searchable as ``annealing__start`` etc., also from
+        ``"auto"`` (which then becomes that schedule).
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -394,7 +431,10 @@ class PriorNetworkDistiller(_BaseDistiller):
     batch_size : int, default=64
         Minibatch size.
     train_split : callable or None, default=None
-        skorch's internal validation split; ``None`` uses all the data.
+        The internal validation split of skorch, e.g.
+        ``skorch.dataset.ValidSplit(5, stratified=True)`` (it receives the class
+        labels; auxiliary inputs are labelled by the teacher's prediction);
+        ``None`` uses all the data.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
     gradient_clip : float or None, default=10.0
@@ -408,8 +448,12 @@ class PriorNetworkDistiller(_BaseDistiller):
     random_state : int, RandomState instance or None, default=None
         Seeds the student's initialisation and shuffling (and the default teacher).
     **kwargs
-        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
-        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+        ``module__*`` (the student architecture's arguments) and skorch's
+        ``criterion__*`` (the loss's, e.g. ``criterion__smoothing``),
+        ``optimizer__*``, ``iterator_train__*``, ``iterator_valid__*`` (its
+        ``batch_size`` is also the predict batch size), ``dataset__*`` and
+        ``callbacks__*`` parameters (skend2's own callbacks are named
+        ``"annealing"`` and ``"gradient_clip"``).
 
     Attributes
     ----------
@@ -423,12 +467,14 @@ class PriorNetworkDistiller(_BaseDistiller):
         α = exp(z) + ``concentration_offset_`` (0 for ``"nll"``, 1 for ``"proxy"``).
     teacher_ : DeepEnsembleClassifier
         The fitted teacher.
-    module_ : torch.nn.Module
-        The trained Prior Network (logits z).
+    annealing_ : schedule or None
+        The temperature schedule used (``annealing`` with ``"auto"`` resolved).
     net_ : skorch.NeuralNet
-        The skorch net that trained the student.
+        The skorch net that holds the trained student and its history.
+    module_ : torch.nn.Module
+        The trained Prior Network (logits z), ``net_.module_``.
     history_ : skorch.History
-        Training history, with the temperature of each epoch.
+        ``net_.history``, with the temperature of each epoch.
 
     See Also
     --------
@@ -468,7 +514,7 @@ class PriorNetworkDistiller(_BaseDistiller):
         module: type[nn.Module] | nn.Module | None = None,
         *,
         loss: str = "nll",
-        annealing=_DEFAULT_ANNEALING,
+        annealing="auto",
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -503,17 +549,17 @@ class PriorNetworkDistiller(_BaseDistiller):
             **kwargs,
         )
 
-    def _check_params(self) -> None:
-        if self.loss not in self._losses:
-            raise ValueError(
-                f"loss must be one of {sorted(self._losses)}; got {self.loss!r}."
-            )
-        super()._check_params()
+    _parameter_constraints: dict[str, list] = {
+        **_BaseDistiller._parameter_constraints,
+        "loss": [StrOptions(set(_losses))],
+    }
 
-    def _make_criterion(self) -> nn.Module:
-        criterion = self._losses[self.loss]()
-        self.concentration_offset_ = float(criterion.concentration_offset)
-        return criterion
+    def _criterion_class(self) -> type[nn.Module]:
+        return self._losses[self.loss]
+
+    def _fit(self, X, y, X_aux) -> None:
+        super()._fit(X, y, X_aux)
+        self.concentration_offset_ = float(self._criterion_class().concentration_offset)
 
     def _log_concentrations(self, logits: torch.Tensor) -> torch.Tensor:
         z = logits.double()
@@ -534,7 +580,7 @@ class PriorNetworkDistiller(_BaseDistiller):
         Returns
         -------
         alphas : ndarray of shape (n_samples, n_classes)
-            α = exp(z) + ``concentration_offset_``, float64.
+            The concentrations α = exp(z) + ``concentration_offset_``, float64.
         """
         return self._predict_batches(
             X, lambda z: torch.exp(self._log_concentrations(z))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import numbers
+import warnings
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import BaseNeuralClassifier, _TensorData
+from ._base import BaseNeuralClassifier, merge_histories
 from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
 from .uncertainty import ENSEMBLE_MEASURES, _ensemble_uncertainty_from_logits
 
@@ -24,13 +26,25 @@ class MemberCrossEntropy(nn.Module):
     The sum (not the mean) over members gives every member exactly the gradient of
     its own loss, so fused training matches training the members one by one.
     Targets are (batch,) for the same labels for all members, or (batch, M).
+    Logits of shape (batch, K) are one member's (the sequential path).
+    ``label_smoothing`` is :func:`torch.nn.functional.cross_entropy`'s.
     """
 
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.dim() == 2:
+            return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
         batch, n_members, n_classes = logits.shape
         if target.dim() == 1:
             target = target[:, None].expand(batch, n_members)
-        loss = F.cross_entropy(logits.reshape(-1, n_classes), target.reshape(-1))
+        loss = F.cross_entropy(
+            logits.reshape(-1, n_classes),
+            target.reshape(-1),
+            label_smoothing=self.label_smoothing,
+        )
         return loss * n_members
 
 
@@ -42,13 +56,9 @@ def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, index: int, see
     """
     with estimator._seeded(seed + index):
         net = estimator._make_net(
-            member,
-            nn.CrossEntropyLoss(),
-            seed=seed,
-            n_members=estimator.n_members,
-            member=index,
+            member, seed=seed, n_members=estimator.n_members, member=index
         )
-        net.fit(_TensorData(estimator._tensor(X), torch.as_tensor(y)), None)
+        estimator._train(net, X, y, y)
     return net.module_.cpu(), net.history
 
 
@@ -88,8 +98,9 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
     batch_size : int, default=64
         Minibatch size of each member.
     train_split : callable or None, default=None
-        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
-        ``None`` trains on all the data.
+        The internal validation split of skorch, e.g.
+        ``skorch.dataset.ValidSplit(5, stratified=True)`` (it receives the class
+        labels); ``None`` trains on all the data.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``skorch.callbacks.LRScheduler``).
     training : {"auto", "fused", "sequential"}, default="auto"
@@ -104,13 +115,16 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         ``1`` prints skorch's per-epoch table (one table for a fused ensemble).
     warm_start : bool, default=False
         Continue training the fitted members on a new call to ``fit`` instead of
-        re-initialising them (fused training only).
+        re-initialising them (fused training only: sequentially trained members
+        are re-initialised, with a warning).
     random_state : int, RandomState instance or None, default=None
         Seeds the members' initialisation and shuffling; the same value gives
         identical predictions on CPU.
     **kwargs
-        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
-        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+        ``module__*`` (the member architecture's arguments) and skorch's
+        ``criterion__*`` (e.g. ``criterion__label_smoothing``), ``optimizer__*``,
+        ``iterator_train__*``, ``iterator_valid__*`` (its ``batch_size`` is also
+        the predict batch size), ``dataset__*`` and ``callbacks__*`` parameters.
 
     Attributes
     ----------
@@ -122,12 +136,17 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Column names, when X is a DataFrame with string column names.
     sample_shape_ : tuple of int
         Shape of one input sample.
+    net_ : skorch.NeuralNet
+        The skorch net that holds the trained ensemble and its history.
     module_ : torch.nn.Module
-        The trained ensemble: input (batch, ...) gives logits (batch, M, K).
+        The trained ensemble, ``net_.module_``: input (batch, ...) gives logits
+        (batch, M, K).
     training_ : str
         ``"fused"`` or ``"sequential"``: how the members were trained.
-    history_ : skorch.History or list of skorch.History
-        Training history (one per member when trained sequentially).
+    history_ : skorch.History
+        ``net_.history``: one row per epoch. ``train_loss`` is the mean of the
+        members' losses; members trained sequentially add ``member_train_loss``
+        (and ``member_valid_loss``, ...), a list with each member's value.
 
     See Also
     --------
@@ -196,15 +215,19 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self.random_state = random_state
         super().__init__(**kwargs)
 
-    def _check_params(self) -> None:
-        self._check_common_params()
-        if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
-            raise ValueError(f"n_members must be an int >= 1; got {self.n_members!r}.")
-        if self.training not in ("auto", "fused", "sequential"):
-            raise ValueError(
-                "training must be 'auto', 'fused' or 'sequential'; "
-                f"got {self.training!r}."
-            )
+    _parameter_constraints: dict[str, list] = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "n_members": [Interval(Integral, 1, None, closed="left")],
+        "training": [StrOptions({"auto", "fused", "sequential"})],
+        "n_jobs": [
+            None,
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+    }
+
+    def _criterion_class(self) -> type[nn.Module]:
+        return MemberCrossEntropy
 
     def fit(self, X, y) -> DeepEnsembleClassifier:
         """Train the members on X, y.
@@ -221,14 +244,27 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self : DeepEnsembleClassifier
             The fitted ensemble.
         """
-        self._check_params()
-        warm = self.warm_start and getattr(self, "training_", None) == "fused"
-        previous_classes = getattr(self, "classes_", None)
+        with self._atomic_fit():
+            self._fit(X, y)
+        return self
+
+    def _fit(self, X, y) -> None:
+        self._validate_params()
+        previous = getattr(self, "training_", None), getattr(self, "classes_", None)
         X, y_encoded = self._validate_fit_data(X, y)
         sample_shape = tuple(X.shape[1:])
+        warm = self.warm_start and previous[0] is not None
+        if warm and previous[0] == "sequential":
+            warnings.warn(
+                "warm_start=True continues only a fused ensemble; these members "
+                "were trained sequentially, so they are re-initialised.",
+                UserWarning,
+                stacklevel=3,
+            )
+            warm = False
         if warm and (
             sample_shape != self.sample_shape_
-            or not np.array_equal(previous_classes, self.classes_)
+            or not np.array_equal(previous[1], self.classes_)
         ):
             raise ValueError(
                 "warm_start=True needs the same input shape and classes as the "
@@ -236,16 +272,19 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
             )
         self.sample_shape_ = sample_shape
         seed = self._draw_seed()
-        n_classes = len(self.classes_)
         if warm:
             with self._seeded(seed):
-                self.net_.partial_fit(self._dataset(X, y_encoded), None)
-            return self
+                self._train(self.net_, X, y_encoded, y_encoded)
+            return
 
-        module_kwargs = self._params_for("module")
         with self._seeded(seed):
             members = [
-                build_module(self.module, module_kwargs, sample_shape, n_classes)
+                build_module(
+                    self.module,
+                    self._params_for("module"),
+                    sample_shape,
+                    len(self.classes_),
+                )
                 for _ in range(self.n_members)
             ]
         training = self.training
@@ -259,42 +298,36 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
             )
         self.training_ = training
         if training == "fused":
-            self._fit_fused(X, y_encoded, members, seed)
+            with self._seeded(seed):
+                module = StackedEnsemble(members, sample_ndim=len(sample_shape))
+                self.net_ = self._make_net(
+                    module,
+                    seed=seed,
+                    n_members=self.n_members,
+                    loss_scale=self.n_members,
+                )
+                self._train(self.net_, X, y_encoded, y_encoded)
         else:
-            self._fit_sequential(X, y_encoded, members, seed)
-        return self
+            self.net_ = self._fit_sequential(X, y_encoded, members, seed)
 
-    def _dataset(self, X: np.ndarray, y: np.ndarray) -> _TensorData:
-        return _TensorData(
-            self._tensor(X).to(self.device), torch.as_tensor(y).to(self.device)
-        )
-
-    def _fit_fused(self, X, y, members, seed: int) -> None:
-        with self._seeded(seed):
-            module = StackedEnsemble(members, sample_ndim=len(self.sample_shape_))
-            self.net_ = self._make_net(
-                module,
-                MemberCrossEntropy(),
-                seed=seed,
-                n_members=self.n_members,
-                loss_scale=self.n_members,
-            )
-            self.net_.fit(self._dataset(X, y), None)
-        self.module_ = self.net_.module_
-        self.history_ = self.net_.history
-
-    def _fit_sequential(self, X, y, members, seed: int) -> None:
+    def _fit_sequential(self, X, y, members, seed: int):
+        """Members trained one by one, gathered into one net with one history."""
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(self, X, y, member, index, seed)
             for index, member in enumerate(members)
         )
-        self.module_ = MemberList([m for m, _ in results]).to(self.device)
-        self.history_ = [h for _, h in results]
-        if hasattr(self, "net_"):
-            del self.net_
+        net = self._make_net(
+            MemberList([m for m, _ in results]),
+            seed=seed,
+            n_members=self.n_members,
+            loss_scale=self.n_members,
+        )
+        net.initialize()
+        net.history = merge_histories([h for _, h in results])
+        return net
 
     def predict_member_logits(self, X) -> np.ndarray:
-        """Logits of every member.
+        """Return the logits of every member.
 
         Parameters
         ----------
@@ -309,7 +342,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         return self._predict_batches(X, lambda z: z)
 
     def predict_member_proba(self, X) -> np.ndarray:
-        """Class probabilities of every member.
+        """Return the class probabilities of every member.
 
         Parameters
         ----------

@@ -64,6 +64,7 @@ def test_schedules_are_sklearn_style():
     assert copy.start == 2 and schedule.start == 5
 
 
+@pytest.mark.slow
 def test_callback_sets_temperature_each_epoch(iris):
     X, y = iris
     teacher = DeepEnsembleClassifier(n_members=2, max_epochs=3, random_state=0).fit(
@@ -84,7 +85,28 @@ def test_callback_sets_temperature_each_epoch(iris):
 
 
 def test_nested_set_params_does_not_touch_the_shared_default():
+    fresh = PriorNetworkDistiller().get_params()
     a = PriorNetworkDistiller().set_params(annealing__start=3.0)
     b = PriorNetworkDistiller()
+    assert isinstance(a.annealing, TemperatureAnnealing)
     assert a.annealing.start == 3.0
-    assert b.annealing.start == 10.0
+    assert b.annealing == "auto"
+    assert b.get_params() == fresh
+
+
+def test_default_annealing_is_resolved_in_fit_and_never_shared(iris):
+    X, y = iris
+    teacher = DeepEnsembleClassifier(n_members=2, max_epochs=2, random_state=0)
+    student = PriorNetworkDistiller(teacher, max_epochs=3, random_state=0).fit(X, y)
+    other = PriorNetworkDistiller(teacher, max_epochs=3, random_state=0).fit(X, y)
+    assert student.annealing == "auto"
+    assert isinstance(student.annealing_, TemperatureAnnealing)
+    assert student.annealing_ is not other.annealing_
+    student.annealing_.start = 3.0
+    assert PriorNetworkDistiller().annealing == "auto"
+    assert other.annealing_.start == 10.0
+
+
+def test_nested_annealing_param_on_none_is_a_clear_error():
+    with pytest.raises(ValueError, match="annealing__start.*annealing=None"):
+        PriorNetworkDistiller(annealing=None).set_params(annealing__start=3.0)

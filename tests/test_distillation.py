@@ -62,6 +62,7 @@ def test_frozen_teacher_is_used_as_is(iris, iris_teacher):
     np.testing.assert_array_equal(student.classes_, iris_teacher.classes_)
 
 
+@pytest.mark.slow
 def test_default_teacher(iris):
     X, y = iris
     student = PriorNetworkDistiller(max_epochs=2, random_state=0)
@@ -166,6 +167,7 @@ def test_string_labels(iris):
 
 
 # -- grid search, memory -------------------------------------------------------
+@pytest.mark.slow
 def test_grid_search_with_memory_fits_each_teacher_once(iris, tmp_path):
     X, y = iris
     cv = KFold(3, shuffle=True, random_state=0)
@@ -194,6 +196,7 @@ def test_grid_search_with_memory_fits_each_teacher_once(iris, tmp_path):
     search(str(tmp_path / "cache"))
 
 
+@pytest.mark.slow
 def test_grid_search_over_schedule_objects(iris, iris_teacher):
     X, y = iris
     schedules = [TemperatureAnnealing(), ExponentialAnnealing(), ConstantTemperature()]
@@ -208,6 +211,7 @@ def test_grid_search_over_schedule_objects(iris, iris_teacher):
 
 
 # -- the statistical targets -------------------------------------------
+@pytest.mark.slow
 def test_spirals_end2_error_close_to_ensemble():
     X, y = make_spirals(3000, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(
@@ -224,6 +228,7 @@ def test_spirals_end2_error_close_to_ensemble():
     assert abs(student_error - ensemble_error) <= 1.5
 
 
+@pytest.mark.slow
 def test_digits_end2_keeps_ood_detection_and_annealing_helps(digits, digits_ensemble):
     def auroc(model):
         return ood_detection_auroc(

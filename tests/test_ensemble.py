@@ -51,6 +51,7 @@ def test_fused_and_sequential_paths_give_the_same_ensemble(iris):
     )
 
 
+@pytest.mark.slow
 def test_sequential_path_with_joblib_workers(iris):
     X, y = iris
     one = small(training="sequential").fit(X, y)
@@ -58,7 +59,13 @@ def test_sequential_path_with_joblib_workers(iris):
     np.testing.assert_allclose(
         one.predict_member_logits(X), two.predict_member_logits(X), atol=1e-5
     )
-    assert len(two.history_) == 3
+    # One history, one row per epoch, each member's loss in a list.
+    assert len(two.history_) == 5
+    assert len(two.history_[-1, "member_train_loss"]) == 3
+    np.testing.assert_allclose(
+        two.history_[:, "train_loss"],
+        np.mean(two.history_[:, "member_train_loss"], axis=1),
+    )
 
 
 def test_members_differ_and_learn(iris):
@@ -269,6 +276,7 @@ def test_pickle_and_clone_round_trip(iris):
 
 
 # -- scikit-learn tools -----------------------------------------------------------
+@pytest.mark.slow
 def test_pipeline_with_scaler_on_spirals():
     X, y = make_spirals(900, random_state=0)
     model = make_pipeline(StandardScaler(), small(max_epochs=40, batch_size=32))
@@ -278,12 +286,14 @@ def test_pipeline_with_scaler_on_spirals():
     assert model.score(X, y) > unscaled.score(X, y)
 
 
+@pytest.mark.slow
 def test_cross_val_score_in_parallel(iris):
     X, y = iris
     scores = cross_val_score(small(max_epochs=30), X, y, cv=3, n_jobs=2)
     assert scores.shape == (3,) and scores.min() > 0.75
 
 
+@pytest.mark.slow
 def test_grid_search(iris):
     X, y = iris
     search = GridSearchCV(
@@ -296,6 +306,7 @@ def test_grid_search(iris):
 
 
 # -- the statistical targets ------------------------------------------------
+@pytest.mark.slow
 def test_digits_ensemble_beats_single_member_and_detects_ood(digits, digits_ensemble):
     single = DeepEnsembleClassifier(n_members=1, max_epochs=60, random_state=0).fit(
         digits.X_train, digits.y_train
