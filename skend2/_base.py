@@ -11,7 +11,9 @@ skorch's own prefix list.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
+import warnings
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
@@ -51,6 +53,53 @@ _PREFIXES = tuple(p for p in NeuralNet.prefixes_ if p != "compile") + (
 )
 _NET_PREFIXES = tuple(p for p in _PREFIXES if p != "module")
 
+# Set while a fit must not survive a Ctrl-C (a distiller's teacher stage, a
+# sequential member): the interrupt then propagates instead of stopping early.
+_PROPAGATE_INTERRUPTS = contextvars.ContextVar(
+    "skend2_propagate_interrupts", default=False
+)
+
+
+@contextlib.contextmanager
+def interrupts_propagate():
+    """Within this block, Ctrl-C during training aborts the fit (no early stop)."""
+    token = _PROPAGATE_INTERRUPTS.set(True)
+    try:
+        yield
+    finally:
+        _PROPAGATE_INTERRUPTS.reset(token)
+
+
+def _flush_denormal_is_on() -> bool:
+    """torch has no getter: a product that is subnormal is 0 when flushing."""
+    tiny = torch.tensor([1e-38], dtype=torch.float32) * torch.tensor([0.01])
+    return bool(tiny.item() == 0.0)
+
+
+def device_error(owner: str, device: Any) -> str | None:
+    """Why torch cannot use ``device`` here, or None if it can."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        return (
+            f"The 'device' parameter of {owner} must be a torch device such as "
+            f"'cpu' or 'cuda'. Got {device!r} instead."
+        )
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        return (
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu'."
+        )
+    try:
+        torch.empty(0, device=parsed)
+    except (RuntimeError, AssertionError) as exc:
+        return (
+            f"device={device!r} cannot be used by torch on this machine "
+            f"({str(exc).splitlines()[0]}); use device='cpu'."
+        )
+    return None
+
+
 # Names under which skend2 adds its own callbacks, so that ``callbacks__<name>__*``
 # reaches them as it reaches the user's.
 ANNEALING_CALLBACK = "annealing"
@@ -65,16 +114,39 @@ class _Net(NeuralNet):
     ensemble, whose summed loss gives every member its own exact gradient).
     """
 
-    def __init__(self, *args, loss_scale: float = 1.0, **kwargs) -> None:
+    def __init__(
+        self, *args, loss_scale: float = 1.0, owner: str = "skend2", **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.loss_scale = loss_scale
+        self.owner = owner
 
     def check_data(self, X, y=None) -> None:
         pass
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch's partial_fit swallows KeyboardInterrupt (an early stop that
+        # keeps the model); remember it, so that the estimator says so.
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+
     def train_step_single(self, batch, **fit_params) -> dict:
         step = super().train_step_single(batch, **fit_params)
-        step["loss"] = step["loss"].detach() / self.loss_scale
+        loss = step["loss"].detach() / self.loss_scale
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.owner} diverged in epoch {len(self.history)} of "
+                f"{self.max_epochs}: the training loss is {float(loss)}. Likely "
+                f"causes: a learning rate too high (lr={self.lr}), inputs not "
+                "scaled (put a StandardScaler before it), or a module that "
+                "outputs non-finite values. The estimator is left as it was "
+                "before fit."
+            )
+        step["loss"] = loss
         return step
 
     def validation_step(self, batch, **fit_params) -> dict:
@@ -230,18 +302,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                 extra=extra,
                 reserved=reserved,
             )
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(
-                f"The 'device' parameter of {name} must be a torch device such as "
-                f"'cpu' or 'cuda'. Got {self.device!r} instead."
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available "
-                "on this machine; use device='cpu'."
-            )
+        self._check_device()
+
+    def _check_device(self) -> None:
+        error = device_error(type(self).__name__, self.device)
+        if error is not None:
+            raise ValueError(error)
 
     def _criterion_class(self) -> type[nn.Module]:
         raise NotImplementedError
@@ -256,8 +322,15 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
             ensure_min_samples=2,
         )
-        check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        try:
+            check_classification_targets(y)
+            self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(
+                "y mixes labels of types that cannot be ordered (e.g. strings and "
+                f"numbers): {sorted({type(v).__name__ for v in y})}. Use labels "
+                "of one type."
+            ) from exc
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in y; "
@@ -267,6 +340,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_predict_data(self, X) -> np.ndarray:
         check_is_fitted(self)
+        self._check_device()
         # float32 once here (what the networks compute in), C-ordered so that
         # batches are views.
         X = validate_data(
@@ -309,15 +383,17 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         devices = []
         if str(self.device).startswith("cuda"):
             devices = [torch.device(self.device).index or 0]
+        flushing = _flush_denormal_is_on()
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             # Adam's second moments of near-constant inputs decay into subnormal
-            # floats, which slow CPU arithmetic by up to 100x; flush them to zero.
+            # floats, which slow CPU arithmetic by up to 100x; flush them to zero,
+            # and leave the caller's setting as it was.
             torch.set_flush_denormal(True)
             try:
                 yield
             finally:
-                torch.set_flush_denormal(False)
+                torch.set_flush_denormal(flushing)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         # A float32 copy: torch warns on read-only arrays, and must not alias X.
@@ -366,6 +442,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             verbose=int(self.verbose),
             loss_scale=loss_scale,
+            owner=type(self).__name__,
             predict_nonlinearity=None,
             **routed,
         )
@@ -384,9 +461,49 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         dataset = net.get_dataset(
             self._tensor(X).to(self.device), torch.as_tensor(targets).to(self.device)
         )
+        epochs_before = len(net.history) if net.initialized_ else 0
         if net.initialized_:
-            return net.partial_fit(dataset, y)
-        return net.fit(dataset, y)
+            net.partial_fit(dataset, y)
+        else:
+            net.fit(dataset, y)
+        self.interrupted_epoch_ = None
+        if net.interrupted_:
+            if _PROPAGATE_INTERRUPTS.get():
+                raise KeyboardInterrupt
+            epoch = len(net.history) - epochs_before
+            self.interrupted_epoch_ = epoch
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted in epoch {epoch} of "
+                f"{net.max_epochs}; the model keeps the training so far "
+                "(interrupted_epoch_ records it).",
+                UserWarning,
+                stacklevel=4,
+            )
+        return net
+
+    def _check_module_output(self, module: nn.Module, X: np.ndarray) -> None:
+        """One forward pass on two rows: logits of shape (2, n_classes), finite.
+
+        Run without gradients and in a forked RNG, so that training is the same
+        with or without the check.
+        """
+        n_classes = len(self.classes_)
+        with torch.random.fork_rng(), torch.no_grad():
+            out = module(self._tensor(X[:2]).to(self.device))
+        shape = tuple(getattr(out, "shape", ()))
+        expected = (min(2, len(X)), n_classes)
+        if shape != expected:
+            raise ValueError(
+                f"{type(self).__name__}'s module {type(module).__name__} returned "
+                f"logits of shape {shape} for {expected[0]} inputs; it must return "
+                f"shape {expected}, one logit per class ({n_classes} classes)."
+            )
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"{type(self).__name__}'s module {type(module).__name__} returned "
+                "non-finite logits at initialisation; check the module and the "
+                "inputs."
+            )
 
     # -- prediction -------------------------------------------------------------
     def _predict_batch_size(self, X: np.ndarray) -> int:
@@ -396,6 +513,28 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     def _forward_batch(self, Xb: torch.Tensor) -> torch.Tensor:
         return self.module_(Xb)
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        net = vars(self).get("net_")
+        if net is not None and str(net.device) != str(self.device):
+            # skorch mapped a net saved on a device missing here (CUDA) onto
+            # the CPU; predict there too, and say so.
+            warnings.warn(
+                f"{type(self).__name__} was fitted on device {self.device!r}, "
+                f"which is not available here; it was loaded onto {net.device!r}.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.device = str(net.device)
+
+    def _module_on_device(self) -> nn.Module:
+        """The trained module, moved first if ``device`` was changed after fit."""
+        net = self.net_
+        if str(net.device) != str(self.device):
+            net.module_.to(self.device)
+            net.device = self.device
+        return net.module_
+
     def _batches(self, X: np.ndarray, transform: Callable) -> Iterator:
         """``transform(logits)`` of successive batches of validated X.
 
@@ -403,7 +542,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         ``iterator_valid__batch_size`` (default 4096 rows of tabular data, 256
         images).
         """
-        module = self.module_
+        module = self._module_on_device()
         module.eval()
         with torch.inference_mode():
             for chunk, n in predict_chunks(X, self._predict_batch_size(X)):

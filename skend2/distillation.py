@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
-from ._base import ANNEALING_CALLBACK, BaseNeuralClassifier
+from ._base import ANNEALING_CALLBACK, BaseNeuralClassifier, interrupts_propagate
 from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
 from .ensemble import DeepEnsembleClassifier
@@ -134,8 +134,11 @@ class _BaseDistiller(BaseNeuralClassifier):
             teacher = DeepEnsembleClassifier(
                 random_state=self.random_state, device=self.device
             )
+        # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
+        from ._cache import cached_teacher_fit
+
         memory = check_memory(self.memory)
-        return memory.cache(_fit_teacher)(clone(teacher), X, y, X_aux)
+        return cached_teacher_fit(memory, _fit_teacher, clone(teacher), X, y, X_aux)
 
     # -- fit --------------------------------------------------------------------
     def fit(self, X, y, X_aux=None):
@@ -175,7 +178,22 @@ class _BaseDistiller(BaseNeuralClassifier):
                 "warm_start=True needs the same input shape as the previous fit: "
                 f"{self.sample_shape_}, got {sample_shape}."
             )
-        teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+        # A Ctrl-C in the teacher stage aborts the fit: a half-trained teacher
+        # is neither distilled nor cached.
+        with interrupts_propagate():
+            teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+        for name, values in (("X", logits), ("X_aux", aux_logits)):
+            if values is not None and not np.isfinite(values).all():
+                raise ValueError(
+                    f"The teacher's member logits on {name} are not all finite; "
+                    "the teacher diverged or its module outputs NaN/inf. Refit "
+                    "the teacher (a lower lr, scaled inputs) before distilling it."
+                )
+        if warm and not np.array_equal(teacher.classes_, self.teacher_.classes_):
+            raise ValueError(
+                "warm_start=True needs a teacher with the same classes as the "
+                "previous fit."
+            )
         # Class indices in the teacher's classes, for stratified validation splits;
         # auxiliary rows are labelled by the teacher's prediction.
         y_split = np.searchsorted(teacher.classes_, self.classes_)[y_encoded]
@@ -192,10 +210,10 @@ class _BaseDistiller(BaseNeuralClassifier):
         with self._seeded(seed):
             if not warm:
                 self.annealing_ = self._resolve_annealing()
+                student = self._build_student(teacher, sample_shape)
+                self._check_module_output(student, X)
                 self.net_ = self._make_net(
-                    self._build_student(teacher, sample_shape),
-                    seed=seed,
-                    extra_callbacks=self._student_callbacks(),
+                    student, seed=seed, extra_callbacks=self._student_callbacks()
                 )
             self._train(self.net_, X, logits, y_split)
 

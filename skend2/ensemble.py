@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import BaseNeuralClassifier, merge_histories
+from ._base import BaseNeuralClassifier, interrupts_propagate, merge_histories
 from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
 from .uncertainty import ENSEMBLE_MEASURES, _ensemble_uncertainty_from_logits
 
@@ -52,9 +52,11 @@ def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, index: int, see
     """Train member ``index`` alone (the sequential path); a joblib task.
 
     It sees exactly the minibatches it would see in the fused ensemble; only
-    torch's own randomness (dropout) is seeded per member.
+    torch's own randomness (dropout) is seeded per member. A Ctrl-C aborts the
+    whole sequential fit: an ensemble of the members that happened to finish
+    would be another model than the one asked for.
     """
-    with estimator._seeded(seed + index):
+    with estimator._seeded(seed + index), interrupts_propagate():
         net = estimator._make_net(
             member, seed=seed, n_members=estimator.n_members, member=index
         )
@@ -287,6 +289,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
                 )
                 for _ in range(self.n_members)
             ]
+        for member in members:
+            self._check_module_output(member, X)
         training = self.training
         if training == "auto":
             training = "fused" if can_vectorise(members[0]) else "sequential"
