@@ -1,5 +1,7 @@
 """skend2: Ensemble Distribution Distillation (EnD²) for scikit-learn."""
 
+from ._measures import predict_uncertainty
+from ._persistence import get_untrusted_types, load, save
 from .annealing import ConstantTemperature, ExponentialAnnealing, TemperatureAnnealing
 from .distillation import EnsembleDistiller, PriorNetworkDistiller
 from .ensemble import DeepEnsembleClassifier
@@ -13,5 +15,9 @@ __all__ = [
     "TemperatureAnnealing",
     "ExponentialAnnealing",
     "ConstantTemperature",
+    "save",
+    "load",
+    "get_untrusted_types",
+    "predict_uncertainty",
     "__version__",
 ]

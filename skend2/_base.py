@@ -31,6 +31,7 @@ from skorch.history import History
 from torch import nn
 
 from ._batching import PREDICT_BATCH_SIZE, BatchIterator, TensorData, predict_chunks
+from ._progress import EpochProgress
 from ._validation import (
     RANDOM_STATE,
     InstanceOf,
@@ -104,6 +105,31 @@ def device_error(owner: str, device: Any) -> str | None:
 # reaches them as it reaches the user's.
 ANNEALING_CALLBACK = "annealing"
 GRADIENT_CLIP_CALLBACK = "gradient_clip"
+
+
+# Tabular inputs whose feature scales differ by more than this factor, or with a
+# feature whose standard deviation exceeds _LARGE_SCALE, train poorly without
+# standardisation (breast_cancer: 0.935 training accuracy unscaled, 1.0 scaled).
+_SCALE_RATIO = 1e3
+_LARGE_SCALE = 1e2
+
+
+def _warn_if_unscaled(X: np.ndarray, owner: str) -> None:
+    if X.ndim != 2 or len(X) < 2:
+        return
+    scales = X.std(axis=0)
+    scales = scales[scales > 0]
+    if not len(scales):
+        return
+    if scales.max() > _LARGE_SCALE or scales.max() > _SCALE_RATIO * scales.min():
+        warnings.warn(
+            f"{owner}: the features' standard deviations range from "
+            f"{scales.min():.3g} to {scales.max():.3g}; neural networks train "
+            "poorly on unscaled inputs. Put a StandardScaler before it, e.g. "
+            "make_pipeline(StandardScaler(), estimator).",
+            UserWarning,
+            stacklevel=5,
+        )
 
 
 class _Net(NeuralNet):
@@ -336,6 +362,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes in y; "
                 f"got 1 class ({self.classes_[0]!r})."
             )
+        _warn_if_unscaled(X, type(self).__name__)
         return X, y_encoded.astype(np.int64)
 
     def _validate_predict_data(self, X) -> np.ndarray:
@@ -409,13 +436,17 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         member: int | None = None,
         loss_scale: float = 1.0,
         extra_callbacks: dict | None = None,
+        stage: str | None = None,
     ) -> _Net:
         """A skorch net with every routed parameter, for ``module``.
 
         The criterion is :meth:`_criterion_class`, built by skorch with the
-        ``criterion__*`` parameters.
+        ``criterion__*`` parameters. ``verbose=1`` adds a progress bar labelled
+        ``stage``; ``verbose=2`` prints skorch's epoch table.
         """
         callbacks = list(self.callbacks or []) + list((extra_callbacks or {}).items())
+        if int(self.verbose) == 1:
+            callbacks.append(("progress", EpochProgress(stage or type(self).__name__)))
         routed = {
             f"{prefix}__{k}": v
             for prefix in _NET_PREFIXES
@@ -440,7 +471,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             train_split=self.train_split,
             callbacks=callbacks,
             device=self.device,
-            verbose=int(self.verbose),
+            verbose=int(int(self.verbose) >= 2),
             loss_scale=loss_scale,
             owner=type(self).__name__,
             predict_nonlinearity=None,
@@ -463,6 +494,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         )
         epochs_before = len(net.history) if net.initialized_ else 0
         if net.initialized_:
+            # A warm start trains max_epochs more epochs, as set now.
+            net.max_epochs = self.max_epochs
             net.partial_fit(dataset, y)
         else:
             net.fit(dataset, y)
@@ -605,6 +638,35 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             }
         )
         return result if measure is None else result[measure]
+
+    def score_samples(self, X) -> np.ndarray:
+        """Return minus the out-of-distribution measure: higher is more typical.
+
+        scikit-learn's convention for novelty scores, so that a ``Pipeline``
+        forwards it: ``-predict_uncertainty(X, measure=m)`` with ``m`` the
+        knowledge uncertainty (mutual information) for an ensemble and a Prior
+        Network, and the total uncertainty for :class:`~skend2.EnsembleDistiller`
+        (whose knowledge uncertainty is zero). ``-score_samples`` ranks inputs
+        as :func:`skend2.metrics.ood_detection_auroc` expects.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the uncertainty measure named by ``ood_measure``, in nats.
+        """
+        return -self.predict_uncertainty(X, measure=self.ood_measure)
+
+    @property
+    def ood_measure(self) -> str:
+        """The measure that :meth:`score_samples` negates."""
+        return self._ood_measure
+
+    _ood_measure = "knowledge"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -94,3 +94,56 @@ def final_step(estimator: Any, X: Any = None) -> tuple[Any, Any]:
 def final_estimator(estimator: Any) -> Any:
     """The last step of a (nested) Pipeline, or the estimator itself."""
     return final_step(estimator)[0]
+
+
+def predict_uncertainty(estimator: Any, X: Any, measure: str | None = None) -> Any:
+    """``predict_uncertainty`` of an skend2 estimator, also at the end of a Pipeline.
+
+    A :class:`~sklearn.pipeline.Pipeline` forwards ``score_samples`` but not
+    ``predict_uncertainty``; this function sends ``X`` through the
+    transformers of a (nested) Pipeline and asks its final step.
+
+    Parameters
+    ----------
+    estimator : fitted skend2 estimator or Pipeline ending in one
+        :class:`~skend2.DeepEnsembleClassifier`,
+        :class:`~skend2.EnsembleDistiller` or
+        :class:`~skend2.PriorNetworkDistiller`, bare or as the last step.
+    X : array-like of shape (n_samples, ...)
+        Inputs, in the space of the Pipeline's first step.
+    measure : str, default=None
+        One measure (e.g. ``"knowledge"``); ``None`` returns all of them.
+
+    Returns
+    -------
+    uncertainty : Bunch of ndarray of shape (n_samples,), or one ndarray
+        As the final step's ``predict_uncertainty``.
+
+    Raises
+    ------
+    TypeError
+        If the final step has no ``predict_uncertainty``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skend2 import DeepEnsembleClassifier, predict_uncertainty
+    >>> X, y = load_iris(return_X_y=True)
+    >>> pipe = make_pipeline(
+    ...     StandardScaler(),
+    ...     DeepEnsembleClassifier(n_members=2, max_epochs=5, random_state=0),
+    ... ).fit(X, y)
+    >>> sorted(predict_uncertainty(pipe, X[:3]))
+    ['data', 'epkl', 'knowledge', 'mkl', 'total']
+    >>> predict_uncertainty(pipe, X[:3], measure="knowledge").shape
+    (3,)
+    """
+    final, Xt = final_step(estimator, X)
+    if not hasattr(final, "predict_uncertainty"):
+        raise TypeError(
+            f"{type(final).__name__} has no predict_uncertainty; pass a fitted "
+            "skend2 estimator or a Pipeline ending in one."
+        )
+    return final.predict_uncertainty(Xt, measure=measure)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 from typing import Any
 
@@ -134,6 +135,15 @@ class _BaseDistiller(BaseNeuralClassifier):
             teacher = DeepEnsembleClassifier(
                 random_state=self.random_state, device=self.device
             )
+        elif hasattr(teacher, "net_"):
+            warnings.warn(
+                f"{type(self).__name__} got a fitted teacher, which fit() clones "
+                "and fits again on the same data (as cross-validation requires). "
+                "To distil this fitted ensemble as it is, pass "
+                "teacher=FrozenEstimator(ensemble) (sklearn.frozen).",
+                UserWarning,
+                stacklevel=4,
+            )
         # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
         from ._cache import cached_teacher_fit
 
@@ -213,7 +223,10 @@ class _BaseDistiller(BaseNeuralClassifier):
                 student = self._build_student(teacher, sample_shape)
                 self._check_module_output(student, X)
                 self.net_ = self._make_net(
-                    student, seed=seed, extra_callbacks=self._student_callbacks()
+                    student,
+                    seed=seed,
+                    extra_callbacks=self._student_callbacks(),
+                    stage=f"{type(self).__name__} student",
                 )
             self._train(self.net_, X, logits, y_split)
 
@@ -321,7 +334,10 @@ class EnsembleDistiller(_BaseDistiller):
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
     verbose : int, default=0
-        ``1`` prints skorch's per-epoch table, with the temperature.
+        ``0`` is silent; ``1`` shows a progress bar for the student's training
+        (epochs done of ``max_epochs``, loss, elapsed and remaining time);
+        ``2`` prints skorch's per-epoch table, with the temperature. A teacher
+        fitted inside ``fit`` reports by its own ``verbose``.
     warm_start : bool, default=False
         Continue training the fitted student on a new call to ``fit``.
     random_state : int, RandomState instance or None, default=None
@@ -381,6 +397,8 @@ class EnsembleDistiller(_BaseDistiller):
     """
 
     _uncertainty_measures = ENSEMBLE_MEASURES
+
+    _ood_measure = "total"
 
     def _criterion_class(self) -> type[nn.Module]:
         return EnsembleCrossEntropyLoss
@@ -460,7 +478,10 @@ class PriorNetworkDistiller(_BaseDistiller):
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
     verbose : int, default=0
-        ``1`` prints skorch's per-epoch table, with the temperature.
+        ``0`` is silent; ``1`` shows a progress bar for the student's training
+        (epochs done of ``max_epochs``, loss, elapsed and remaining time);
+        ``2`` prints skorch's per-epoch table, with the temperature. A teacher
+        fitted inside ``fit`` reports by its own ``verbose``.
     warm_start : bool, default=False
         Continue training the fitted student on a new call to ``fit``.
     random_state : int, RandomState instance or None, default=None

@@ -58,7 +58,11 @@ def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, index: int, see
     """
     with estimator._seeded(seed + index), interrupts_propagate():
         net = estimator._make_net(
-            member, seed=seed, n_members=estimator.n_members, member=index
+            member,
+            seed=seed,
+            n_members=estimator.n_members,
+            member=index,
+            stage=f"member {index + 1} of {estimator.n_members}",
         )
         estimator._train(net, X, y, y)
     return net.module_.cpu(), net.history
@@ -114,7 +118,10 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
     verbose : int, default=0
-        ``1`` prints skorch's per-epoch table (one table for a fused ensemble).
+        ``0`` is silent; ``1`` shows a progress bar per training stage (the
+        fused ensemble, or member k of M), with epochs done of ``max_epochs``,
+        the loss and the elapsed and remaining time; ``2`` prints skorch's
+        per-epoch table instead.
     warm_start : bool, default=False
         Continue training the fitted members on a new call to ``fit`` instead of
         re-initialising them (fused training only: sequentially trained members
@@ -309,6 +316,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
                     seed=seed,
                     n_members=self.n_members,
                     loss_scale=self.n_members,
+                    stage=f"{type(self).__name__} ({self.n_members} members, fused)",
                 )
                 self._train(self.net_, X, y_encoded, y_encoded)
         else:
