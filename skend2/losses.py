@@ -319,6 +319,7 @@ def proxy_dirichlet_loss(
     smoothing: float = 1e-3,
     eps: float = 1e-8,
     reduction: str = "mean",
+    normalize: bool = True,
 ) -> torch.Tensor:
     r"""Proxy-Dirichlet loss: reverse KL to a Dirichlet fitted to the ensemble.
 
@@ -329,8 +330,15 @@ def proxy_dirichlet_loss(
         β̂₀ = (K − 1) / (2 Σₖ π̄ₖ (ln π̄ₖ − m̄ₖ)),   βₖ = π̄ₖ β̂₀ + 1,
 
     (β̂₀ matches the ensemble's mkl to the Dirichlet's, mkl ≈ (K − 1)/(2α₀)), and
-    with α = exp(z/T) + 1 the loss is T² · KL[Dir(α) ‖ Dir(β)] =
-    T² · [ln Γ(α₀) − Σ ln Γ(αₖ) − ln Γ(β₀) + Σ ln Γ(βₖ) + Σ (αₖ − βₖ)(ψ(αₖ) − ψ(α₀))].
+    with α = exp(z/T) + 1 the loss is T² · KL[Dir(α) ‖ Dir(β)] / β₀, where
+    KL = ln Γ(α₀) − Σ ln Γ(αₖ) − ln Γ(β₀) + Σ ln Γ(βₖ) + Σ (αₖ − βₖ)(ψ(αₖ) − ψ(α₀)).
+
+    The division by the target precision β₀ (``normalize=True``, as the
+    authors' ``rkl_proxy`` loss does) keeps every input's loss on the scale of a
+    cross-entropy, −Σₖ π̄ₖ (ψ(αₖ) − ψ(α₀)) − H[Dir(α)]/β₀ up to a constant:
+    without it, inputs on which the members agree (β̂₀ up to (K − 1)·1e8) weigh
+    millions of times more than the others, and training fails (measured on
+    the mlbench Vehicle set: 24.4 % test error against EnD²'s 20.8 %).
 
     Parameters
     ----------
@@ -347,6 +355,9 @@ def proxy_dirichlet_loss(
         Added inside the logarithms of π̄ and m̄.
     reduction : {"mean", "sum", "none"}, default="mean"
         Mean or sum over the batch, or the per-input losses of shape (batch_size,).
+    normalize : bool, default=True
+        Divide each input's KL by its target precision β₀ (the authors'
+        normalisation); ``False`` gives the plain reverse KL.
 
     Returns
     -------
@@ -421,6 +432,8 @@ def proxy_dirichlet_loss(
     )
     # KL ≥ 0; rounding of the lnΓ differences can dip just below near α = β.
     kl = kl.clamp(min=0.0)
+    if normalize:
+        kl = kl / target_sum
     return _reduce(temperature**2 * kl, reduction, student_logits.dtype)
 
 
@@ -582,6 +595,9 @@ class ProxyDirichletLoss(_TemperedLoss):
         Added inside the logarithms.
     reduction : {"mean", "sum", "none"}, default="mean"
         Reduction over the batch.
+    normalize : bool, default=True
+        Divide each input's KL by its target precision (see
+        :func:`proxy_dirichlet_loss`).
 
     Attributes
     ----------
@@ -617,12 +633,14 @@ class ProxyDirichletLoss(_TemperedLoss):
         smoothing: float = 1e-3,
         eps: float = 1e-8,
         reduction: str = "mean",
+        normalize: bool = True,
     ) -> None:
         super().__init__()
         self.temperature = temperature
         self.smoothing = smoothing
         self.eps = eps
         self.reduction = reduction
+        self.normalize = normalize
 
     def forward(
         self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
@@ -634,4 +652,5 @@ class ProxyDirichletLoss(_TemperedLoss):
             smoothing=self.smoothing,
             eps=self.eps,
             reduction=self.reduction,
+            normalize=self.normalize,
         )

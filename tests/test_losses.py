@@ -139,8 +139,11 @@ def test_proxy_loss_is_reverse_kl_to_the_proxy_target():
     student, teacher = _random_logits(2)
     target = _proxy_target(teacher, smoothing=1e-3, eps=1e-8)
     expected = kl_divergence(Dirichlet(student.exp() + 1), Dirichlet(target))
-    loss = proxy_dirichlet_loss(student, teacher, reduction="none")
+    loss = proxy_dirichlet_loss(student, teacher, reduction="none", normalize=False)
     torch.testing.assert_close(loss, expected, rtol=1e-9, atol=1e-9)
+    # By default each input's KL is divided by its target precision β₀.
+    normalized = proxy_dirichlet_loss(student, teacher, reduction="none")
+    torch.testing.assert_close(normalized, expected / target.sum(-1), rtol=1e-9, atol=0)
 
 
 def test_proxy_loss_vanishes_at_the_target():
@@ -153,7 +156,7 @@ def test_proxy_loss_vanishes_at_the_target():
     assert float(student.grad.abs().max()) < 1e-6
     # Elsewhere the loss is positive and its gradient is not small.
     moved = (student.detach() + 0.5).requires_grad_(True)
-    moved_loss = proxy_dirichlet_loss(moved, teacher)
+    moved_loss = proxy_dirichlet_loss(moved, teacher, normalize=False)
     moved_loss.backward()
     assert moved_loss.item() > 1e-2 and float(moved.grad.abs().max()) > 1e-2
 
