@@ -437,6 +437,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         loss_scale: float = 1.0,
         extra_callbacks: dict | None = None,
         stage: str | None = None,
+        net_class: type[_Net] | None = None,
+        **net_kwargs: Any,
     ) -> _Net:
         """A skorch net with every routed parameter, for ``module``.
 
@@ -458,7 +460,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__member=member,
             iterator_train__seed=seed,
         )
-        return _Net(
+        return (net_class or _Net)(
             module=module,
             criterion=self._criterion_class(),
             optimizer=self.optimizer,
@@ -475,6 +477,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             loss_scale=loss_scale,
             owner=type(self).__name__,
             predict_nonlinearity=None,
+            **net_kwargs,
             **routed,
         )
 

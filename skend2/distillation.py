@@ -15,12 +15,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
-from ._base import ANNEALING_CALLBACK, BaseNeuralClassifier, interrupts_propagate
+from ._base import ANNEALING_CALLBACK, BaseNeuralClassifier, _Net, interrupts_propagate
 from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
 from .ensemble import DeepEnsembleClassifier
 from .losses import DirichletNLLLoss, EnsembleCrossEntropyLoss, ProxyDirichletLoss
 from .modules import build_module
+from .transfer import OnlineTeacher
 from .uncertainty import (
     DIRICHLET_MEASURES,
     ENSEMBLE_MEASURES,
@@ -44,6 +45,34 @@ def _fit_teacher(teacher, X, y, X_aux):
     return teacher, logits, aux_logits
 
 
+class _DistillationNet(_Net):
+    """The student's net: adds the loss on transfer inputs to each training step.
+
+    skorch's ``get_loss`` hook: on every training batch, ``transfer`` makes new
+    inputs from the batch, the online teacher labels them, and the loss is
+    ``(1 − w) · loss(batch) + w · loss(new inputs)`` with ``w = transfer_weight``.
+    """
+
+    def __init__(
+        self, *args, transfer=None, transfer_weight: float = 0.0, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.transfer = transfer
+        self.transfer_weight = transfer_weight
+        self.online_teacher = None
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if not training or self.transfer is None or self.online_teacher is None:
+            return loss
+        X_new = self.transfer.sample(X)
+        new_loss = super().get_loss(
+            self.infer(X_new), self.online_teacher(X_new), X=X_new, training=True
+        )
+        weight = self.transfer_weight
+        return (1.0 - weight) * loss + weight * new_loss
+
+
 class _BaseDistiller(BaseNeuralClassifier):
     """Teacher handling, annealing and training shared by EnD and EnD²."""
 
@@ -53,6 +82,8 @@ class _BaseDistiller(BaseNeuralClassifier):
         module: type[nn.Module] | nn.Module | None = None,
         *,
         annealing="auto",
+        transfer=None,
+        transfer_weight: float = 0.5,
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -70,6 +101,8 @@ class _BaseDistiller(BaseNeuralClassifier):
         self.teacher = teacher
         self.module = module
         self.annealing = annealing
+        self.transfer = transfer
+        self.transfer_weight = transfer_weight
         self.memory = memory
         self.optimizer = optimizer
         self.lr = lr
@@ -94,6 +127,8 @@ class _BaseDistiller(BaseNeuralClassifier):
             ),
         ],
         "annealing": [None, StrOptions({"auto"}), callable],
+        "transfer": [None, HasMethods(["fit", "sample"])],
+        "transfer_weight": [Interval(Real, 0, 1, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
         "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
     }
@@ -114,8 +149,9 @@ class _BaseDistiller(BaseNeuralClassifier):
                 "DeepEnsembleClassifier (or a fitted one in FrozenEstimator). Got "
                 f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
             )
-        if hasattr(self.annealing, "_validate_params"):
-            self.annealing._validate_params()
+        for nested in (self.annealing, self.transfer):
+            if hasattr(nested, "_validate_params"):
+                nested._validate_params()
 
     def _resolve_annealing(self):
         """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
@@ -220,6 +256,9 @@ class _BaseDistiller(BaseNeuralClassifier):
         with self._seeded(seed):
             if not warm:
                 self.annealing_ = self._resolve_annealing()
+                self.transfer_ = (
+                    None if self.transfer is None else clone(self.transfer).fit(X)
+                )
                 student = self._build_student(teacher, sample_shape)
                 self._check_module_output(student, X)
                 self.net_ = self._make_net(
@@ -227,8 +266,17 @@ class _BaseDistiller(BaseNeuralClassifier):
                     seed=seed,
                     extra_callbacks=self._student_callbacks(),
                     stage=f"{type(self).__name__} student",
+                    net_class=_DistillationNet,
+                    transfer=self.transfer_,
+                    transfer_weight=self.transfer_weight,
                 )
-            self._train(self.net_, X, logits, y_split)
+            if self.transfer_ is not None:
+                self.net_.online_teacher = OnlineTeacher(teacher, self.device)
+            try:
+                self._train(self.net_, X, logits, y_split)
+            finally:
+                # The teacher's copy is needed only while training.
+                self.net_.online_teacher = None
 
     def _build_student(self, teacher, sample_shape) -> nn.Module:
         """The student network: ``module``, or else the teacher's architecture."""
@@ -308,6 +356,17 @@ class EnsembleDistiller(_BaseDistiller):
         ``fit`` to a new :class:`~skend2.TemperatureAnnealing` (the paper's
         schedule), stored as ``annealing_``. Searchable as ``annealing__start``
         etc., also from ``"auto"`` (which then becomes that schedule).
+    transfer : transfer-input generator or None, default=None
+        Inputs made from every training batch (e.g.
+        :class:`~skend2.transfer.GaussianNoise`, :class:`~skend2.transfer.Mixup`),
+        labelled online by the teacher (:class:`~skend2.transfer.OnlineTeacher`:
+        one teacher forward pass per student step) and added to the loss: the
+        student then sees where the members disagree, not only the training
+        rows on which they agree (the paper's EnD²+AUX without a second data
+        set). ``None`` trains on the training rows (and ``X_aux``) only.
+    transfer_weight : float in [0, 1), default=0.5
+        Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
+        w·loss(transfer inputs).
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -362,6 +421,8 @@ class EnsembleDistiller(_BaseDistiller):
         The fitted teacher.
     annealing_ : schedule or None
         The temperature schedule used (``annealing`` with ``"auto"`` resolved).
+    transfer_ : transfer-input generator or None
+        The fitted copy of ``transfer`` used in training.
     net_ : skorch.NeuralNet
         The skorch net that holds the trained student and its history.
     module_ : torch.nn.Module
@@ -452,6 +513,17 @@ class PriorNetworkDistiller(_BaseDistiller):
         new :class:`~skend2.TemperatureAnnealing` (the paper's schedule), stored
         as ``annealing_``. Searchable as ``annealing__start`` etc., also from
         ``"auto"`` (which then becomes that schedule).
+    transfer : transfer-input generator or None, default=None
+        Inputs made from every training batch (e.g.
+        :class:`~skend2.transfer.GaussianNoise`, :class:`~skend2.transfer.Mixup`),
+        labelled online by the teacher (:class:`~skend2.transfer.OnlineTeacher`:
+        one teacher forward pass per student step) and added to the loss: the
+        student then sees where the members disagree, not only the training
+        rows on which they agree (the paper's EnD²+AUX without a second data
+        set). ``None`` trains on the training rows (and ``X_aux``) only.
+    transfer_weight : float in [0, 1), default=0.5
+        Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
+        w·loss(transfer inputs).
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -508,6 +580,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         The fitted teacher.
     annealing_ : schedule or None
         The temperature schedule used (``annealing`` with ``"auto"`` resolved).
+    transfer_ : transfer-input generator or None
+        The fitted copy of ``transfer`` used in training.
     net_ : skorch.NeuralNet
         The skorch net that holds the trained student and its history.
     module_ : torch.nn.Module
@@ -554,6 +628,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         *,
         loss: str = "nll",
         annealing="auto",
+        transfer=None,
+        transfer_weight: float = 0.5,
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -573,6 +649,8 @@ class PriorNetworkDistiller(_BaseDistiller):
             teacher,
             module,
             annealing=annealing,
+            transfer=transfer,
+            transfer_weight=transfer_weight,
             memory=memory,
             optimizer=optimizer,
             lr=lr,

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = (
     "skend2",
     "skend2.annealing",
+    "skend2.transfer",
     "skend2.modules",
     "skend2.uncertainty",
     "skend2.losses",

@@ -5,6 +5,7 @@ range or a set of options, a value outside it (``ValueError``); the message name
 the parameter, and the error comes before any data is looked at.
 """
 
+import numpy as np
 import pytest
 import torch
 from sklearn.frozen import FrozenEstimator
@@ -18,6 +19,7 @@ from skend2 import (
     TemperatureAnnealing,
 )
 from skend2._base import BaseNeuralClassifier
+from skend2.transfer import GaussianNoise, Mixup
 
 # parameter: (a value of a wrong type, a value of the right type out of range or
 # None where every value of the right type is valid)
@@ -41,6 +43,8 @@ BAD_VALUES = {
     "memory": (5, None),
     "gradient_clip": ("10", 0.0),
     "loss": (1, "mse"),
+    "transfer": ("noise", None),
+    "transfer_weight": ("0.5", 1.0),
 }
 
 SCHEDULE_BAD_VALUES = {
@@ -49,10 +53,13 @@ SCHEDULE_BAD_VALUES = {
     "hold_epochs": ("3", 1.5),
     "decay_epochs": ("3", -1),
     "value": ("1", 0.0),
+    "scale": ("1", 0.0),
+    "alpha": ("1", -1.0),
 }
 
 ESTIMATORS = [DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller]
 SCHEDULES = [TemperatureAnnealing, ExponentialAnnealing, ConstantTemperature]
+GENERATORS = [GaussianNoise, Mixup]
 
 
 def _cases(classes, table, kind):
@@ -76,7 +83,7 @@ def data_untouched(monkeypatch):
     monkeypatch.setattr(BaseNeuralClassifier, "_validate_fit_data", touched)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS + SCHEDULES)
+@pytest.mark.parametrize("cls", ESTIMATORS + SCHEDULES + GENERATORS)
 def test_table_covers_every_parameter(cls):
     table = {**BAD_VALUES, **SCHEDULE_BAD_VALUES}
     assert set(cls().get_params(deep=False)) <= set(table)
@@ -116,6 +123,22 @@ def test_schedule_parameter_errors(cls, name, value, error, data_untouched):
     # A distiller checks its schedule at the start of fit, before training.
     with pytest.raises(error, match=match):
         PriorNetworkDistiller(annealing=schedule).fit([[0.0], [1.0]], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "cls, name, value, error",
+    [
+        *_cases([GaussianNoise], SCHEDULE_BAD_VALUES, "noise"),
+        *_cases([Mixup], SCHEDULE_BAD_VALUES, "mixup"),
+    ],
+)
+def test_transfer_generator_parameter_errors(cls, name, value, error):
+    generator = cls(**{name: value})
+    match = f"'{name}' parameter of {cls.__name__}"
+    with pytest.raises(error, match=match):
+        generator.fit(np.zeros((4, 2)))
+    with pytest.raises(error, match=match):
+        PriorNetworkDistiller(transfer=generator).fit([[0.0], [1.0]], [0, 1])
 
 
 @pytest.mark.parametrize("name", ["n_members", "max_epochs", "batch_size"])

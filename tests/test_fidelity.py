@@ -1,0 +1,72 @@
+"""Fidelity of EnD² to its ensemble on real data, pinned on a fast subset.
+
+The full panel is ``benchmarks/fidelity.py`` (results in docs/benchmarks.md);
+these tests pin, with fixed seeds, what a regression would lose: the
+Proxy-Dirichlet loss normalised by its target precision keeps EnD²'s accuracy
+where the plain reverse KL loses it, and EnD² keeps the ensemble's OOD detection.
+"""
+
+import numpy as np
+import pytest
+from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import StandardScaler
+
+from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
+from skend2.datasets import load_mlbench_ood
+from skend2.metrics import ood_detection_auroc
+
+
+def _error(model, X, y):
+    return 100.0 * float(np.mean(model.predict(X) != y))
+
+
+@pytest.fixture(scope="module")
+def vehicle():
+    try:
+        data = load_mlbench_ood("Vehicle", random_state=0)
+    except (FileNotFoundError, ImportError) as exc:
+        pytest.skip(f"mlbench data not available: {exc}")
+    scaler = StandardScaler().fit(data.X_train)
+    for key in ("X_train", "X_test", "X_ood"):
+        data[key] = scaler.transform(data[key])
+    data.teacher = DeepEnsembleClassifier(random_state=0).fit(
+        data.X_train, data.y_train
+    )
+    return data
+
+
+@pytest.mark.slow
+def test_normalised_proxy_loss_keeps_the_accuracy_on_vehicle(vehicle):
+    d = vehicle
+
+    def student(**kwargs):
+        model = PriorNetworkDistiller(
+            FrozenEstimator(d.teacher), random_state=0, **kwargs
+        ).fit(d.X_train, d.y_train)
+        return _error(model, d.X_test, d.y_test)
+
+    nll = student()
+    proxy = student(loss="proxy")
+    raw = student(loss="proxy", criterion__normalize=False)
+    assert proxy <= nll + 1.5, (proxy, nll)
+    assert raw >= proxy + 3.0, (raw, proxy)
+
+
+@pytest.mark.slow
+def test_end2_keeps_the_ensembles_ood_detection_on_vehicle(vehicle):
+    d = vehicle
+    student = PriorNetworkDistiller(FrozenEstimator(d.teacher), random_state=0).fit(
+        d.X_train, d.y_train
+    )
+
+    def auroc(model, measure):
+        return ood_detection_auroc(
+            model.predict_uncertainty(d.X_test, measure),
+            model.predict_uncertainty(d.X_ood, measure),
+        )
+
+    assert auroc(student, "knowledge") >= 0.97 * auroc(d.teacher, "knowledge")
+    assert (
+        _error(student, d.X_test, d.y_test)
+        <= _error(d.teacher, d.X_test, d.y_test) + 2.0
+    )
