@@ -26,6 +26,9 @@ from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
 from skend2.datasets import load_digits_ood
 from skend2.metrics import ood_detection_auroc
 
+# Small networks on a shared CPU run fastest on one torch thread (docs/benchmarks.md).
+torch.set_num_threads(1)
+
 device = "cuda" if torch.cuda.is_available() else "cpu"
 if device == "cuda":
     print("GPU:", torch.cuda.get_device_name(0))
@@ -75,7 +78,7 @@ for name in devices:
             "OOD AUROC (knowledge)": ood_detection_auroc(knowledge_in, knowledge_out),
         }
     )
-pd.DataFrame(rows).set_index("device").round(3)
+print(pd.DataFrame(rows).set_index("device").round(3).to_string())
 
 # %%
 # The outputs are NumPy arrays whatever the device, so everything downstream
@@ -100,3 +103,17 @@ ax.set_ylabel("number of images")
 ax.set_title(f"EnD² student trained on device={device!r}")
 ax.legend()
 plt.show()
+
+# sphinx_gallery_start_ignore
+# As a script under a non-interactive backend (MPLBACKEND=Agg), plt.show() shows
+# nothing: save the figures in the working directory instead.
+import sys
+from pathlib import Path
+
+as_script = "sphinx_gallery" not in sys.modules
+if as_script and plt.get_backend().lower() in ("agg", "cairo", "pdf", "ps", "svg"):
+    for number in plt.get_fignums():
+        path = Path(f"{Path(__file__).stem}_{number}.png").resolve()
+        plt.figure(number).savefig(path, bbox_inches="tight")
+        print(f"figure {number} saved to {path}")
+# sphinx_gallery_end_ignore

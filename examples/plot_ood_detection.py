@@ -24,11 +24,15 @@ the OOD images as the positive class.
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
 from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
 from skend2.datasets import load_digits_ood
 from skend2.metrics import evaluate_classifier
 from skend2.plotting import OODDetectionDisplay
+
+# Small networks on a shared CPU run fastest on one torch thread (docs/benchmarks.md).
+torch.set_num_threads(1)
 
 digits = load_digits_ood(random_state=0)
 print(
@@ -107,7 +111,7 @@ columns = [
     "ood_auroc_knowledge",
     "ood_auroc_epkl",
 ]
-pd.DataFrame(results).T[columns].round(3)
+print(pd.DataFrame(results).T[columns].round(3).to_string())
 
 # %%
 # Where the uncertainty lands
@@ -132,3 +136,17 @@ for ax, (name, model) in zip(axes, [("Ensemble", ensemble), ("EnD²", student)])
     ax.set_title(name)
     ax.legend()
 plt.show()
+
+# sphinx_gallery_start_ignore
+# As a script under a non-interactive backend (MPLBACKEND=Agg), plt.show() shows
+# nothing: save the figures in the working directory instead.
+import sys
+from pathlib import Path
+
+as_script = "sphinx_gallery" not in sys.modules
+if as_script and plt.get_backend().lower() in ("agg", "cairo", "pdf", "ps", "svg"):
+    for number in plt.get_fignums():
+        path = Path(f"{Path(__file__).stem}_{number}.png").resolve()
+        plt.figure(number).savefig(path, bbox_inches="tight")
+        print(f"figure {number} saved to {path}")
+# sphinx_gallery_end_ignore

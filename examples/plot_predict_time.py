@@ -23,11 +23,15 @@ from time import perf_counter
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import StandardScaler
 
 from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
 from skend2.datasets import make_spirals
+
+# Small networks on a shared CPU run fastest on one torch thread (docs/benchmarks.md).
+torch.set_num_threads(1)
 
 X, y = make_spirals(n_samples=600, random_state=0)
 scaler = StandardScaler().fit(X)
@@ -69,7 +73,7 @@ for n_members in n_members_grid:
 
 timings = pd.DataFrame(rows).set_index("members M")
 timings["speed-up"] = timings["ensemble (s)"] / timings["EnD² student (s)"]
-timings.round(3)
+print(timings.round(3).to_string())
 
 # %%
 # The plot
@@ -116,3 +120,17 @@ plt.show()
 # until the device is full), but the shape does not: distillation turns a cost
 # that grows with M into a constant one.
 print(np.round(timings["speed-up"].to_numpy(), 1))
+
+# sphinx_gallery_start_ignore
+# As a script under a non-interactive backend (MPLBACKEND=Agg), plt.show() shows
+# nothing: save the figures in the working directory instead.
+import sys
+from pathlib import Path
+
+as_script = "sphinx_gallery" not in sys.modules
+if as_script and plt.get_backend().lower() in ("agg", "cairo", "pdf", "ps", "svg"):
+    for number in plt.get_fignums():
+        path = Path(f"{Path(__file__).stem}_{number}.png").resolve()
+        plt.figure(number).savefig(path, bbox_inches="tight")
+        print(f"figure {number} saved to {path}")
+# sphinx_gallery_end_ignore

@@ -19,6 +19,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _device_problem(device: str, torch) -> str | None:
+    """Why ``device`` cannot be used here, in one sentence; None when it can."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        return 'not a torch device (try "cpu" or "cuda")'
+    if kind == "cuda" and not torch.cuda.is_available():
+        return (
+            f"CUDA is not available on this machine (torch {torch.__version__}); "
+            "use --device cpu"
+        )
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``skend2`` command.
 
@@ -77,11 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs of the single network and each member; students get twice "
         "as many (default 60 digits, 60 spirals, 5 fashion-mnist)",
     )
-    demo.add_argument("--device", default="cpu", help='torch device (default "cpu")')
+    demo.add_argument(
+        "--device",
+        default="cpu",
+        help='torch device: "cpu" (default), "cuda", "cuda:1", ...',
+    )
     demo.add_argument(
         "--output",
         default="skend2_output",
         help="output folder (default ./skend2_output)",
+    )
+    demo.add_argument(
+        "--data-home",
+        default=None,
+        metavar="FOLDER",
+        help="folder of the Fashion-MNIST files (the four gzipped IDX files) for "
+        "--dataset fashion-mnist (default: where the Debian package "
+        "dataset-fashion-mnist installs them)",
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument(
@@ -111,8 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     status : int
-        0 on success, 1 when the data of the chosen set are missing.
-        Bad options exit through argparse (status 2).
+        0 on success, 1 when the data of the chosen set are missing, 2 when
+        the device is unknown or not available (a one-line message on
+        stderr). Other bad options exit through argparse (status 2).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -126,8 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ._demo import run_demo
 
-    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: CUDA is not available on this machine")
+    device_problem = _device_problem(args.device, torch)
+    if device_problem is not None:
+        print(f"skend2 demo: --device {args.device}: {device_problem}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     try:
         run_demo(
@@ -136,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs=args.epochs,
             device=args.device,
             output=args.output,
+            data_home=args.data_home,
             seed=args.seed,
             quiet=args.quiet,
             verbose=args.verbose,

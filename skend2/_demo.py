@@ -26,13 +26,14 @@ from .datasets import (
     load_fashion_mnist_ood,
     load_spirals_ood,
     make_spirals,
+    make_spirals_ood,
 )
 from .distillation import EnsembleDistiller, PriorNetworkDistiller
 from .ensemble import DeepEnsembleClassifier
 from .metrics import evaluate_classifier
 from .modules import FlatHeadCNN
 
-__all__ = ["DATASETS", "DEFAULTS", "format_table", "run_demo"]
+__all__ = ["COLUMN_DESCRIPTIONS", "DATASETS", "DEFAULTS", "format_table", "run_demo"]
 
 
 DATASETS = ("digits", "spirals", "fashion-mnist")
@@ -71,7 +72,7 @@ MEASURES = ("total", "data", "knowledge")
 
 COLUMNS = (
     ("model", "model"),
-    ("error", "error %"),
+    ("error_pct", "error %"),
     ("nll", "NLL"),
     ("ece", "ECE"),
     ("ood_auroc_total", "AUROC total"),
@@ -80,6 +81,30 @@ COLUMNS = (
     ("predict_ms_per_1000", "ms/1k inputs"),
     ("fit_seconds", "fit s"),
 )
+
+#: What each column of results.csv / results.json holds (also written to the JSON).
+COLUMN_DESCRIPTIONS = {
+    "model": "single network, ensemble, EnD or EnD²",
+    "error_pct": "test error in percent (0-100) on the in-distribution test set",
+    "nll": "negative log-likelihood per test input (nats)",
+    "ece": "expected calibration error, 15 bins, as a fraction (0-1)",
+    "ood_auroc_total": "OOD-detection AUROC of total uncertainty (OOD positive; "
+    "1 = perfect, 0.5 = chance)",
+    "ood_auroc_data": "OOD-detection AUROC of data uncertainty",
+    "ood_auroc_knowledge": "OOD-detection AUROC of knowledge uncertainty; empty "
+    "(CSV) or null (JSON) for the single network and EnD, which have none",
+    "predict_ms_per_1000": "predict_proba time in milliseconds per 1,000 inputs "
+    "(best of 3)",
+    "fit_seconds": "fit time in seconds (the students' is distillation only: "
+    "their teacher, the fitted ensemble, is not refitted)",
+    "misclassification_auroc": "AUROC of total uncertainty for detecting the "
+    "test errors (null when there are none)",
+    "prr": "prediction rejection ratio of total uncertainty (1 = perfect "
+    "rejection of the errors, 0 = random)",
+}
+
+#: Radius of the paper's OOD ring around the spirals, drawn on the maps.
+RING_RADIUS = 410.0
 
 # Models without knowledge uncertainty (it is 0 for every input, so its AUROC is
 # 0.5 by construction and means nothing).
@@ -91,7 +116,7 @@ def _fmt(value: Any, key: str) -> str:
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if key == "error":
+    if key == "error_pct":
         return f"{value:.2f}"
     if key in ("predict_ms_per_1000", "fit_seconds"):
         return f"{value:.1f}"
@@ -118,8 +143,8 @@ def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> st
     Examples
     --------
     >>> from skend2._demo import format_table
-    >>> print(format_table([{"model": "EnD²", "error": 1.234}],
-    ...                    [("model", "model"), ("error", "error %")]))
+    >>> print(format_table([{"model": "EnD²", "error_pct": 1.234}],
+    ...                    [("model", "model"), ("error_pct", "error %")]))
     model  error %
     -----  -------
     EnD²      1.23
@@ -169,7 +194,7 @@ class _Progress:
         return result, seconds
 
 
-def _load(dataset: str, seed: int) -> Bunch:
+def _load(dataset: str, seed: int, data_home: str | Path | None = None) -> Bunch:
     """Train, test and OOD arrays for the table, scaled for the networks."""
     if dataset == "digits":
         data = load_digits_ood(random_state=seed)
@@ -199,6 +224,7 @@ def _load(dataset: str, seed: int) -> Bunch:
                 n_train=FASHION_SIZES["train"],
                 n_test=FASHION_SIZES["test"],
                 n_ood=FASHION_SIZES["ood"],
+                data_home=data_home,
                 random_state=seed,
             )
         except FileNotFoundError as exc:
@@ -276,12 +302,9 @@ def _evaluate(name: str, estimator: Any, data: Bunch, fit_seconds: float) -> dic
         scores = evaluate_classifier(
             estimator, data.X_test, data.y_test, data.X_ood, measures=MEASURES
         )
-    row = {"model": name}
+    row = {"model": name, "error_pct": float(scores["error"])}
     row.update(
-        {
-            k: float(scores[k])
-            for k in ("error", "nll", "ece", "misclassification_auroc", "prr")
-        }
+        {k: float(scores[k]) for k in ("nll", "ece", "misclassification_auroc", "prr")}
     )
     for measure in MEASURES:
         value = float(scores[f"ood_auroc_{measure}"])
@@ -297,20 +320,14 @@ def _evaluate(name: str, estimator: Any, data: Bunch, fit_seconds: float) -> dic
 
 def _fit_all(
     data: Bunch,
-    n_members: int,
-    epochs: int,
-    student_epochs: int,
-    settings: dict[str, Any],
-    device: str,
-    seed: int,
-    verbose: int,
     progress: _Progress,
+    *model_args: Any,
     wrap: Callable[[Any], Any] = lambda est: est,
 ) -> tuple[dict, dict]:
-    """Fit single, ensemble, EnD and EnD²; return the models and their fit times."""
-    ensembles, make_students = _models(
-        n_members, epochs, student_epochs, settings, device, seed, verbose
-    )
+    """Fit single, ensemble, EnD and EnD² of ``_models(*model_args)``; return the
+    models and their fit times."""
+    n_members, epochs, student_epochs = model_args[:3]
+    ensembles, make_students = _models(*model_args)
     models, seconds = {}, {}
     labels = {
         "single": f"single network ({epochs} epochs)",
@@ -318,19 +335,19 @@ def _fit_all(
         "EnD": f"EnD student ({student_epochs} epochs)",
         "EnD²": f"EnD² student ({student_epochs} epochs)",
     }
-    for name, estimator in ensembles.items():
-        model = wrap(estimator)
-        models[name], seconds[name] = progress.run(
-            labels[name], lambda m=model: m.fit(data.X_train, data.y_train)
-        )
+
+    def fit(estimators: dict) -> None:
+        for name, estimator in estimators.items():
+            model = wrap(estimator)
+            models[name], seconds[name] = progress.run(
+                labels[name], lambda m=model: m.fit(data.X_train, data.y_train)
+            )
+
+    fit(ensembles)
     teacher = models["ensemble"]
     if hasattr(teacher, "steps"):
         teacher = teacher.steps[-1][1]
-    for name, estimator in make_students(teacher).items():
-        model = wrap(estimator)
-        models[name], seconds[name] = progress.run(
-            labels[name], lambda m=model: m.fit(data.X_train, data.y_train)
-        )
+    fit(make_students(teacher))
     return models, seconds
 
 
@@ -387,10 +404,40 @@ def _spiral_maps(
         f"Ensemble ({n_members} networks)": fitted["ensemble"],
         "EnD² (one Prior Network)": fitted["EnD²"],
     }
-    fig = plot_uncertainty_maps(estimators, X, y)
+    ring = make_spirals_ood(300, random_state=seed)
+    fig = plot_uncertainty_maps(
+        estimators,
+        X,
+        y,
+        eps=_margin_to_show(X, 1.08 * RING_RADIUS),
+        title=(
+            f"Uncertainty on the spirals (3 classes, {len(X):,} training points) "
+            f"and their OOD ring (radius {RING_RADIUS:.0f})"
+        ),
+    )
+    n_maps = len(estimators) * 3
+    for ax in fig.axes[:n_maps]:
+        (ring_points,) = ax.plot(*ring.T, ".", color="#d55e00", ms=2)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(
+        [*handles, ring_points],
+        [*labels, f"OOD ring (r = {RING_RADIUS:.0f})"],
+        loc="outside lower center",
+        ncols=len(labels) + 1,
+        markerscale=4,
+        title="Training points and OOD inputs",
+        frameon=False,
+    )
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _margin_to_show(X: np.ndarray, reach: float) -> float:
+    """The map margin (a fraction of the data's range) that reaches ``±reach``."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    needed = np.maximum(lo + reach, reach - hi) / np.maximum(hi - lo, 1e-12)
+    return float(max(np.max(needed), 0.0))
 
 
 def _write_outputs(rows: list[dict], meta: dict, output: Path) -> tuple[Path, Path]:
@@ -423,6 +470,7 @@ def run_demo(
     epochs: int | None = None,
     device: str = "cpu",
     output: str | Path = "skend2_output",
+    data_home: str | Path | None = None,
     seed: int = 0,
     quiet: bool = False,
     verbose: bool = False,
@@ -434,8 +482,11 @@ def run_demo(
     :class:`sklearn.frozen.FrozenEstimator`, so it is trained once). The table
     reports error, NLL, ECE, OOD-detection AUROC per uncertainty measure and
     the prediction time; ``results.csv`` and ``results.json`` hold the same
-    numbers. ``uncertainty_maps.png`` shows total, data and knowledge
-    uncertainty of the ensemble and of EnD² over the spiral data.
+    numbers (the error as ``error_pct``, in percent; ``results.json`` also
+    describes every column under ``"columns"``, see
+    :data:`COLUMN_DESCRIPTIONS`). ``uncertainty_maps.png`` shows total, data
+    and knowledge uncertainty of the ensemble and of EnD² over the spiral
+    data, out to the OOD ring of radius 410.
 
     Parameters
     ----------
@@ -456,6 +507,10 @@ def run_demo(
     output : str or path, default="skend2_output"
         Folder for ``results.csv``, ``results.json`` and ``uncertainty_maps.png``
         (created if needed).
+    data_home : str or path, default=None
+        Folder of the Fashion-MNIST files (``dataset="fashion-mnist"`` only),
+        passed to :func:`skend2.datasets.load_fashion_mnist_ood`; None looks
+        where the Debian package ``dataset-fashion-mnist`` installs them.
     seed : int, default=0
         Seed of the data split and of every network.
     quiet : bool, default=False
@@ -495,10 +550,11 @@ def run_demo(
     verbose_level = int(bool(verbose))
 
     progress = _Progress(quiet, stream)
-    data = _load(dataset, seed)
+    data = _load(dataset, seed, data_home)
     progress.say(f"skend2 demo on {data.description}; device {device}.")
     models, fit_seconds = _fit_all(
         data,
+        progress,
         n_members,
         member_epochs,
         student_epochs,
@@ -506,7 +562,6 @@ def run_demo(
         device,
         seed,
         verbose_level,
-        progress,
     )
     rows, evaluated = [], {}
     progress.say("Evaluating:")
@@ -565,6 +620,7 @@ def run_demo(
         "seed": seed,
         "torch": torch.__version__,
         "notes": notes,
+        "columns": COLUMN_DESCRIPTIONS,
     }
     csv_path, json_path = _write_outputs(rows, meta, output)
     print(f"Table: {csv_path} and {json_path}", file=stream)

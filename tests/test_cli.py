@@ -10,7 +10,13 @@ import sys
 import pytest
 
 from skend2.__main__ import build_parser, main
-from skend2._demo import COLUMNS, format_table, run_demo
+from skend2._demo import (
+    COLUMN_DESCRIPTIONS,
+    COLUMNS,
+    _write_outputs,
+    format_table,
+    run_demo,
+)
 
 MODELS = ["single", "ensemble", "EnD", "EnD²"]
 HEADERS = [header for _, header in COLUMNS]
@@ -70,9 +76,11 @@ def test_demo_writes_sane_csv_and_json(demo_run):
     assert payload["n_members"] == 2
     assert payload["member_epochs"] == 3 and payload["student_epochs"] == 6
     assert [row["model"] for row in payload["rows"]] == MODELS
+    assert payload["columns"] == COLUMN_DESCRIPTIONS
+    assert "error" not in rows[0] and "error" not in payload["rows"][0]
     for csv_row, row in zip(rows, payload["rows"]):
-        assert 0.0 <= row["error"] <= 100.0
-        assert math.isclose(float(csv_row["error"]), row["error"])
+        assert 0.0 <= row["error_pct"] <= 100.0
+        assert math.isclose(float(csv_row["error_pct"]), row["error_pct"])
         assert row["nll"] > 0.0 and 0.0 <= row["ece"] <= 1.0
         assert row["predict_ms_per_1000"] > 0.0 and row["fit_seconds"] > 0.0
         for measure in ("total", "data", "knowledge"):
@@ -83,7 +91,7 @@ def test_demo_writes_sane_csv_and_json(demo_run):
             else:
                 assert 0.0 <= value <= 1.0
     # Even 3 epochs learn digits 0-4 far better than chance (80 % error).
-    assert payload["rows"][1]["error"] < 40.0
+    assert payload["rows"][1]["error_pct"] < 40.0
 
 
 @pytest.mark.slow
@@ -95,6 +103,40 @@ def test_demo_writes_png(demo_run):
     assert png.exists()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
+
+
+def test_output_columns_say_their_units(tmp_path):
+    keys = [key for key, _ in COLUMNS]
+    assert "error_pct" in keys and "error" not in keys
+    assert dict(COLUMNS)["error_pct"] == "error %"
+    assert "percent" in COLUMN_DESCRIPTIONS["error_pct"]
+    assert "fraction" in COLUMN_DESCRIPTIONS["ece"]
+    row = {
+        "model": "EnD²",
+        "error_pct": 0.369,
+        "nll": 0.02,
+        "ece": 0.01,
+        "ood_auroc_total": 0.9,
+        "ood_auroc_data": 0.9,
+        "ood_auroc_knowledge": math.nan,
+        "predict_ms_per_1000": 2.5,
+        "fit_seconds": 7.7,
+        "misclassification_auroc": 0.8,
+        "prr": 0.5,
+    }
+    meta = {"dataset": "digits", "columns": COLUMN_DESCRIPTIONS}
+    csv_path, json_path = _write_outputs([row], meta, tmp_path)
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        written = list(reader)
+    # Every column of the CSV is described in the JSON.
+    assert set(reader.fieldnames) == set(COLUMN_DESCRIPTIONS)
+    assert float(written[0]["error_pct"]) == 0.369
+    assert written[0]["ood_auroc_knowledge"] == ""
+    payload = json.loads(json_path.read_text(encoding="utf-8"))
+    assert payload["rows"][0]["error_pct"] == 0.369
+    assert payload["rows"][0]["ood_auroc_knowledge"] is None
+    assert set(payload["columns"]) == set(COLUMN_DESCRIPTIONS)
 
 
 def test_no_command_prints_help(capsys):
@@ -112,6 +154,7 @@ def test_help_exits_zero(capsys):
         "--members",
         "--epochs",
         "--device",
+        "--data-home",
         "--output",
         "--seed",
         "--quiet",
@@ -146,6 +189,31 @@ def test_parser_defaults():
         "cpu",
     )
     assert args.output == "skend2_output" and not args.quiet
+    assert args.data_home is None
+
+
+@pytest.mark.parametrize(
+    "device, message",
+    [("cuda", "CUDA is not available"), ("cuda:1", "CUDA is not available")],
+)
+def test_cuda_without_cuda_is_a_one_line_error(device, message, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["demo", "--device", device, "--output", "unused"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"skend2 demo: --device {device}: {message}")
+    assert "--device cpu" in err
+    assert "usage:" not in captured.err + captured.out
+
+
+def test_unknown_device_is_a_one_line_error(capsys):
+    assert main(["demo", "--device", "gpu", "--output", "unused"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "not a torch device" in err and "usage:" not in err
 
 
 def test_run_demo_rejects_bad_arguments(tmp_path):
@@ -160,10 +228,10 @@ def test_run_demo_rejects_bad_arguments(tmp_path):
 def test_format_table_aligns_and_marks_missing():
     text = format_table(
         [
-            {"model": "a", "error": 1.0, "nll": float("nan")},
-            {"model": "longer", "error": 12.345},
+            {"model": "a", "error_pct": 1.0, "nll": float("nan")},
+            {"model": "longer", "error_pct": 12.345},
         ],
-        [("model", "model"), ("error", "error %"), ("nll", "NLL")],
+        [("model", "model"), ("error_pct", "error %"), ("nll", "NLL")],
     )
     lines = text.splitlines()
     assert lines[2].split() == ["a", "1.00", "n/a"]
@@ -183,6 +251,33 @@ def test_module_entry_point_prints_help():
     )
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+def test_data_home_reaches_the_fashion_mnist_loader(monkeypatch, tmp_path, capsys):
+    import skend2.datasets._ood_splits as ood_splits
+
+    asked = []
+
+    def record(data_home=None, **kwargs):
+        asked.append(data_home)
+        raise FileNotFoundError(f"No Fashion-MNIST files in {data_home}.")
+
+    monkeypatch.setattr(ood_splits, "load_fashion_mnist", record)
+    home = tmp_path / "fashion"
+    status = main(
+        [
+            "demo",
+            "--dataset",
+            "fashion-mnist",
+            "--data-home",
+            str(home),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert status == 1
+    assert [str(path) for path in asked] == [str(home)]
+    assert str(home) in capsys.readouterr().err
 
 
 def test_missing_fashion_mnist_gives_clear_error(monkeypatch, tmp_path, capsys):
