@@ -144,3 +144,18 @@ ax_size.bar(["skend2.save", "pickle"], [path.stat().st_size / 1e3, pickled / 1e3
 ax_size.set(ylabel="size (kB)", title="file size")
 fig.tight_layout()
 plt.show()
+
+
+# sphinx_gallery_start_ignore
+# As a script under a non-interactive backend (MPLBACKEND=Agg), plt.show() shows
+# nothing: save the figures in the working directory instead.
+import sys
+from pathlib import Path
+
+as_script = "sphinx_gallery" not in sys.modules
+if as_script and plt.get_backend().lower() in ("agg", "cairo", "pdf", "ps", "svg"):
+    for number in plt.get_fignums():
+        path = Path(f"{Path(__file__).stem}_{number}.png").resolve()
+        plt.figure(number).savefig(path, bbox_inches="tight")
+        print(f"figure {number} saved to {path}")
+# sphinx_gallery_end_ignore

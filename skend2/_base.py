@@ -11,7 +11,6 @@ skorch's own prefix list.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import copy
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,12 +24,20 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping
 from skorch.history import History
 from torch import nn
 
 from ._batching import PREDICT_BATCH_SIZE, BatchIterator, TensorData, predict_chunks
+from ._net import (
+    _NET_PREFIXES,
+    _PREFIXES,
+    _PROPAGATE_INTERRUPTS,
+    GRADIENT_CLIP_CALLBACK,
+    _flush_denormal_is_on,
+    _Net,
+    device_error,
+)
 from ._progress import EpochProgress
 from ._validation import (
     RANDOM_STATE,
@@ -41,71 +48,6 @@ from ._validation import (
 )
 
 __all__: list[str] = []
-
-# The dunder prefixes of skorch's NeuralNet: its class-level ``prefixes_`` plus
-# the components it registers at initialisation (module, criterion, optimizer).
-# ``compile__*`` is left out: skend2 has no ``compile`` switch. ``module__*``
-# builds skend2's networks (sizes inferred from the data); all other prefixes
-# are passed on to the skorch net unchanged.
-_PREFIXES = tuple(p for p in NeuralNet.prefixes_ if p != "compile") + (
-    "module",
-    "criterion",
-    "optimizer",
-)
-_NET_PREFIXES = tuple(p for p in _PREFIXES if p != "module")
-
-# Set while a fit must not survive a Ctrl-C (a distiller's teacher stage, a
-# sequential member): the interrupt then propagates instead of stopping early.
-_PROPAGATE_INTERRUPTS = contextvars.ContextVar(
-    "skend2_propagate_interrupts", default=False
-)
-
-
-@contextlib.contextmanager
-def interrupts_propagate():
-    """Within this block, Ctrl-C during training aborts the fit (no early stop)."""
-    token = _PROPAGATE_INTERRUPTS.set(True)
-    try:
-        yield
-    finally:
-        _PROPAGATE_INTERRUPTS.reset(token)
-
-
-def _flush_denormal_is_on() -> bool:
-    """torch has no getter: a product that is subnormal is 0 when flushing."""
-    tiny = torch.tensor([1e-38], dtype=torch.float32) * torch.tensor([0.01])
-    return bool(tiny.item() == 0.0)
-
-
-def device_error(owner: str, device: Any) -> str | None:
-    """Why torch cannot use ``device`` here, or None if it can."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        return (
-            f"The 'device' parameter of {owner} must be a torch device such as "
-            f"'cpu' or 'cuda'. Got {device!r} instead."
-        )
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        return (
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine; use device='cpu'."
-        )
-    try:
-        torch.empty(0, device=parsed)
-    except (RuntimeError, AssertionError) as exc:
-        return (
-            f"device={device!r} cannot be used by torch on this machine "
-            f"({str(exc).splitlines()[0]}); use device='cpu'."
-        )
-    return None
-
-
-# Names under which skend2 adds its own callbacks, so that ``callbacks__<name>__*``
-# reaches them as it reaches the user's.
-ANNEALING_CALLBACK = "annealing"
-GRADIENT_CLIP_CALLBACK = "gradient_clip"
-
 
 # Tabular inputs whose feature scales differ by more than this factor, or with a
 # feature whose standard deviation exceeds _LARGE_SCALE, train poorly without
@@ -130,77 +72,6 @@ def _warn_if_unscaled(X: np.ndarray, owner: str) -> None:
             UserWarning,
             stacklevel=5,
         )
-
-
-class _Net(NeuralNet):
-    """skorch's NeuralNet, fed by :class:`BatchIterator` and validated by skend2.
-
-    Input checks happen once in the estimator's ``fit``; the loss reported in the
-    history is divided by ``loss_scale`` (the number of members of a fused
-    ensemble, whose summed loss gives every member its own exact gradient).
-    """
-
-    def __init__(
-        self, *args, loss_scale: float = 1.0, owner: str = "skend2", **kwargs
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.loss_scale = loss_scale
-        self.owner = owner
-
-    def check_data(self, X, y=None) -> None:
-        pass
-
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        # skorch's partial_fit swallows KeyboardInterrupt (an early stop that
-        # keeps the model); remember it, so that the estimator says so.
-        self.interrupted_ = False
-        try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:
-            self.interrupted_ = True
-            raise
-
-    def train_step_single(self, batch, **fit_params) -> dict:
-        step = super().train_step_single(batch, **fit_params)
-        loss = step["loss"].detach() / self.loss_scale
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{self.owner} diverged in epoch {len(self.history)} of "
-                f"{self.max_epochs}: the training loss is {float(loss)}. Likely "
-                f"causes: a learning rate too high (lr={self.lr}), inputs not "
-                "scaled (put a StandardScaler before it), or a module that "
-                "outputs non-finite values. The estimator is left as it was "
-                "before fit."
-            )
-        step["loss"] = loss
-        return step
-
-    def validation_step(self, batch, **fit_params) -> dict:
-        step = super().validation_step(batch, **fit_params)
-        step["loss"] = step["loss"] / self.loss_scale
-        return step
-
-
-def merge_histories(histories: list[History]) -> History:
-    """One history for members trained one by one: an epoch row per epoch.
-
-    Each row has the mean over members of every numeric column they share
-    (``train_loss``, ``valid_loss``, ...; ``dur`` is summed, the members' time)
-    and the per-member values as ``member_<column>`` lists.
-    """
-    merged = History()
-    for rows in zip(*histories):
-        merged.new_epoch()
-        merged.record("epoch", rows[0]["epoch"])
-        shared = set.intersection(*(set(r) for r in rows)) - {"epoch", "batches"}
-        for key in sorted(shared):
-            values = [r[key] for r in rows]
-            if not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
-                continue
-            total = float(np.sum(values))
-            merged.record(key, total if key == "dur" else total / len(values))
-            merged.record(f"member_{key}", [float(v) for v in values])
-    return merged
 
 
 class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
@@ -229,6 +100,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         "train_split": [None, callable],
         "callbacks": [None, list],
         "device": [str, torch.device],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
         "warm_start": ["boolean"],
         "random_state": RANDOM_STATE,
@@ -397,6 +269,26 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             vars(self).clear()
             vars(self).update(state)
             raise
+
+    @contextlib.contextmanager
+    def _torch_threads(self):
+        """torch's intra-op threads set to ``n_threads`` inside, restored after.
+
+        A value that is not a valid count is left to ``_validate_params``.
+        """
+        n_threads = self.n_threads
+        if not isinstance(n_threads, Integral) or isinstance(n_threads, bool):
+            yield
+            return
+        if n_threads < 1:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(n_threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     # -- randomness and devices ---------------------------------------------------
     def _draw_seed(self) -> int:
@@ -580,7 +472,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """
         module = self._module_on_device()
         module.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._torch_threads():
             for chunk, n in predict_chunks(X, self._predict_batch_size(X)):
                 Xb = torch.from_numpy(chunk).to(self.device)
                 out = transform(self._forward_batch(Xb))

@@ -39,7 +39,7 @@ def _student_module(est: Any) -> tuple[torch.nn.Module, dict]:
 
 
 def _builder(est: Any) -> Callable[[Any], tuple[torch.nn.Module, dict]]:
-    from .distillation import _BaseDistiller
+    from ._distiller import _BaseDistiller
     from .ensemble import DeepEnsembleClassifier
 
     for cls, builder in (

@@ -13,7 +13,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import BaseNeuralClassifier, interrupts_propagate, merge_histories
+from ._base import BaseNeuralClassifier
+from ._net import interrupts_propagate, merge_histories
 from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
 from .uncertainty import ENSEMBLE_MEASURES, _ensemble_uncertainty_from_logits
 
@@ -117,6 +118,15 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Joblib workers for ``training="sequential"``.
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
+    n_threads : int or None, default=1
+        The intra-op CPU threads of torch inside ``fit`` and the predict methods
+        (restored afterwards); ``None`` leaves torch's setting. One thread is
+        the default because small networks gain little from more and lose
+        much when the cores are shared: with two busy processes on a 2-core
+        machine, 2 threads made the default MLP ensemble's fit 2.2x and an
+        EnD² student's fit 25x slower (``benchmarks/bench_threads.py``;
+        idle, 2 threads were up to 1.8x faster, for a CNN). Raise it for
+        large networks on a machine of your own.
     verbose : int, default=0
         ``0`` is silent; ``1`` shows a progress bar per training stage (the
         fused ensemble, or member k of M), with epochs done of ``max_epochs``,
@@ -203,6 +213,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         training: str = "auto",
         n_jobs: int | None = None,
         device: str = "cpu",
+        n_threads: int | None = 1,
         verbose: int = 0,
         warm_start: bool = False,
         random_state=None,
@@ -219,6 +230,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self.training = training
         self.n_jobs = n_jobs
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
         self.random_state = random_state
@@ -253,7 +265,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self : DeepEnsembleClassifier
             The fitted ensemble.
         """
-        with self._atomic_fit():
+        with self._atomic_fit(), self._torch_threads():
             self._fit(X, y)
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,16 +51,14 @@ def _check_inputs(
             )
         if not value.is_floating_point():
             raise TypeError(f"{name} must be floating point, got dtype {value.dtype}.")
-    if student_logits.ndim != 2:
-        raise ValueError(
-            "student_logits must have shape (batch_size, n_classes); got shape "
-            f"{tuple(student_logits.shape)}."
-        )
-    if teacher_logits.ndim != 3:
-        raise ValueError(
-            "teacher_logits must have shape (batch_size, n_members, n_classes); got "
-            f"shape {tuple(teacher_logits.shape)}."
-        )
+    for name, value, axes in (
+        ("student_logits", student_logits, "batch_size, n_classes"),
+        ("teacher_logits", teacher_logits, "batch_size, n_members, n_classes"),
+    ):
+        if value.ndim != len(axes.split(",")):
+            raise ValueError(
+                f"{name} must have shape ({axes}); got shape {tuple(value.shape)}."
+            )
     if teacher_logits.shape[0] != student_logits.shape[0]:
         raise ValueError(
             "student_logits and teacher_logits must have the same batch size; got "
@@ -441,9 +440,32 @@ def proxy_dirichlet_loss(
 # Module forms
 # --------------------------------------------------------------------------- #
 class _TemperedLoss(nn.Module):
-    """Base of the loss modules: a mutable ``temperature`` and the reduction."""
+    """Base of the loss modules: a mutable ``temperature`` and the reduction.
+
+    A subclass names its functional form in ``_loss``; ``forward`` calls it
+    with the settings stored at construction, read at call time (so that an
+    annealing callback can change ``temperature`` in place).
+    """
 
     concentration_offset: float = 0.0
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__()
+        self._settings = tuple(settings)
+        for name, value in settings.items():
+            setattr(self, name, value)
+
+    @staticmethod
+    def _loss(
+        student_logits: torch.Tensor, teacher_logits: torch.Tensor, **settings: Any
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
+    ) -> torch.Tensor:
+        settings = {name: getattr(self, name) for name in self._settings}
+        return self._loss(student_logits, teacher_logits, **settings)
 
     def extra_repr(self) -> str:
         names = [
@@ -498,6 +520,7 @@ class DirichletNLLLoss(_TemperedLoss):
     """
 
     concentration_offset = 0.0
+    _loss = staticmethod(dirichlet_nll_loss)
 
     def __init__(
         self,
@@ -506,22 +529,8 @@ class DirichletNLLLoss(_TemperedLoss):
         eps: float = 1e-8,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        self.temperature = temperature
-        self.smoothing = smoothing
-        self.eps = eps
-        self.reduction = reduction
-
-    def forward(
-        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
-    ) -> torch.Tensor:
-        return dirichlet_nll_loss(
-            student_logits,
-            teacher_logits,
-            temperature=self.temperature,
-            smoothing=self.smoothing,
-            eps=self.eps,
-            reduction=self.reduction,
+        super().__init__(
+            temperature=temperature, smoothing=smoothing, eps=eps, reduction=reduction
         )
 
 
@@ -562,21 +571,10 @@ class EnsembleCrossEntropyLoss(_TemperedLoss):
     """
 
     concentration_offset = 0.0
+    _loss = staticmethod(ensemble_cross_entropy_loss)
 
     def __init__(self, temperature: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.temperature = temperature
-        self.reduction = reduction
-
-    def forward(
-        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
-    ) -> torch.Tensor:
-        return ensemble_cross_entropy_loss(
-            student_logits,
-            teacher_logits,
-            temperature=self.temperature,
-            reduction=self.reduction,
-        )
+        super().__init__(temperature=temperature, reduction=reduction)
 
 
 class ProxyDirichletLoss(_TemperedLoss):
@@ -626,6 +624,7 @@ class ProxyDirichletLoss(_TemperedLoss):
     """
 
     concentration_offset = 1.0
+    _loss = staticmethod(proxy_dirichlet_loss)
 
     def __init__(
         self,
@@ -635,22 +634,10 @@ class ProxyDirichletLoss(_TemperedLoss):
         reduction: str = "mean",
         normalize: bool = True,
     ) -> None:
-        super().__init__()
-        self.temperature = temperature
-        self.smoothing = smoothing
-        self.eps = eps
-        self.reduction = reduction
-        self.normalize = normalize
-
-    def forward(
-        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
-    ) -> torch.Tensor:
-        return proxy_dirichlet_loss(
-            student_logits,
-            teacher_logits,
-            temperature=self.temperature,
-            smoothing=self.smoothing,
-            eps=self.eps,
-            reduction=self.reduction,
-            normalize=self.normalize,
+        super().__init__(
+            temperature=temperature,
+            smoothing=smoothing,
+            eps=eps,
+            reduction=reduction,
+            normalize=normalize,
         )

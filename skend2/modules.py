@@ -75,7 +75,39 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
-class SmallCNN(nn.Module):
+class _ConvNet(nn.Module):
+    """Two blocks of 3×3 convolutions + ReLU and 2×2 max pooling (``width`` then
+    ``2 * width`` channels), adaptive average pooling to ``pooled`` × ``pooled``
+    and flattening (``features``); a subclass adds the ``classifier`` head."""
+
+    def __init__(
+        self, n_channels, n_classes, width, *, convs_per_block: int, pooled: int
+    ) -> None:
+        super().__init__()
+        if n_channels is None or n_classes is None:
+            raise ValueError(
+                f"{type(self).__name__} needs n_channels and n_classes; the skend2 "
+                "estimators set them from the data at fit."
+            )
+        w = int(width)
+        layers: list[nn.Module] = []
+        in_channels = int(n_channels)
+        for out_channels in (w, 2 * w):
+            for _ in range(convs_per_block):
+                layers += [
+                    nn.Conv2d(in_channels, out_channels, 3, padding=1),
+                    nn.ReLU(),
+                ]
+                in_channels = out_channels
+            layers.append(nn.MaxPool2d(2))
+        layers += [nn.AdaptiveAvgPool2d(pooled), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class SmallCNN(_ConvNet):
     """A small convolutional network for images of shape (C, H, W).
 
     Two blocks of 3×3 convolutions with max pooling, global average pooling and a
@@ -107,36 +139,13 @@ class SmallCNN(nn.Module):
         width: int = 32,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        if n_channels is None or n_classes is None:
-            raise ValueError(
-                "SmallCNN needs n_channels and n_classes; the skend2 estimators "
-                "set them from the data at fit."
-            )
-        w = int(width)
-        self.features = nn.Sequential(
-            nn.Conv2d(int(n_channels), w, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(w, w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-        )
+        super().__init__(n_channels, n_classes, width, convs_per_block=2, pooled=1)
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(2 * w, int(n_classes))
+            nn.Dropout(dropout), nn.Linear(2 * int(width), int(n_classes))
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class FlatHeadCNN(nn.Module):
+class FlatHeadCNN(_ConvNet):
     """A LeNet-style CNN: two conv blocks, then a flattened hidden layer.
 
     Two blocks of a 3×3 convolution, ReLU and 2×2 max pooling, then the feature
@@ -174,32 +183,14 @@ class FlatHeadCNN(nn.Module):
         width: int = 16,
         hidden: int = 100,
     ) -> None:
-        super().__init__()
-        if n_channels is None or n_classes is None:
-            raise ValueError(
-                "FlatHeadCNN needs n_channels and n_classes; the skend2 estimators "
-                "set them from the data at fit."
-            )
-        w = int(width)
-        self.features = nn.Sequential(
-            nn.Conv2d(int(n_channels), w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            # 28×28 inputs are 7×7 here already; other sizes are brought to it.
-            nn.AdaptiveAvgPool2d(7),
-            nn.Flatten(),
-        )
+        # 28×28 inputs are 7×7 after the two blocks already; other sizes are
+        # brought to it.
+        super().__init__(n_channels, n_classes, width, convs_per_block=1, pooled=7)
         self.classifier = nn.Sequential(
-            nn.Linear(2 * w * 49, int(hidden)),
+            nn.Linear(2 * int(width) * 49, int(hidden)),
             nn.ReLU(),
             nn.Linear(int(hidden), int(n_classes)),
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
 
 def default_module_for(sample_shape: Sequence[int]) -> type[nn.Module]:

@@ -95,6 +95,21 @@ def _to_float64(values: Any, name: str) -> tuple[torch.Tensor, Callable, float]:
     return torch.from_numpy(np.array(array, dtype=np.float64)), restore, input_eps
 
 
+def _to_float64_with_axes(
+    values: Any, name: str, axes: str
+) -> tuple[torch.Tensor, Callable, float]:
+    """:func:`_to_float64`, then check that ``values`` has the named ``axes``
+    (e.g. ``"n_samples, n_classes"``)."""
+    values, restore, input_eps = _to_float64(values, name)
+    ndim = len(axes.split(","))
+    if values.ndim != ndim:
+        raise ValueError(
+            f"{name} must have shape ({axes}); got an array with {values.ndim} "
+            f"dimension(s), shape {tuple(values.shape)}."
+        )
+    return values, restore, input_eps
+
+
 def _check_finite(tensor: torch.Tensor, name: str) -> None:
     # A finite sum proves every element finite (NaN and ±inf propagate); only if
     # it is not (or it overflowed) is the element-wise check needed.
@@ -237,15 +252,8 @@ def _dirichlet_measures(log_alphas: torch.Tensor) -> dict:
         .add_(inv_precision, alpha=0.5 * k)
         .add_(0.5 * (k - 1) * (2.0 * _HALF_LOG_2PI + 1.0))
     )
-    return {
-        "total": total,
-        "data": data,
-        "knowledge": knowledge,
-        "epkl": epkl,
-        "mkl": mkl,
-        "differential_entropy": differential_entropy,
-        "precision": precision,
-    }
+    values = (total, data, knowledge, epkl, mkl, differential_entropy, precision)
+    return dict(zip(DIRICHLET_MEASURES, values, strict=True))
 
 
 # --------------------------------------------------------------------------- #
@@ -315,12 +323,9 @@ def ensemble_uncertainty(member_probs: np.ndarray | torch.Tensor) -> Bunch:
     >>> np.round(u.knowledge, 3)
     array([0.368, 0.   ])
     """
-    probs, restore, input_eps = _to_float64(member_probs, "member_probs")
-    if probs.ndim != 3:
-        raise ValueError(
-            "member_probs must have shape (n_samples, n_members, n_classes); got "
-            f"an array with {probs.ndim} dimension(s), shape {tuple(probs.shape)}."
-        )
+    probs, restore, input_eps = _to_float64_with_axes(
+        member_probs, "member_probs", "n_samples, n_members, n_classes"
+    )
     if probs.shape[1] < 1 or probs.shape[2] < 1:
         raise ValueError(
             "member_probs needs at least one member and one class; got shape "
@@ -381,12 +386,9 @@ def ensemble_uncertainty_from_logits(logits: np.ndarray | torch.Tensor) -> Bunch
     >>> round(float(u.knowledge[0]), 3), round(float(u.total[0]), 3)
     (0.653, 0.693)
     """
-    values, restore, _ = _to_float64(logits, "logits")
-    if values.ndim != 3:
-        raise ValueError(
-            "logits must have shape (n_samples, n_members, n_classes); got an "
-            f"array with {values.ndim} dimension(s), shape {tuple(values.shape)}."
-        )
+    values, restore, _ = _to_float64_with_axes(
+        logits, "logits", "n_samples, n_members, n_classes"
+    )
     return restore(_ensemble_uncertainty_from_logits(values))
 
 
@@ -422,13 +424,8 @@ def _ensemble_measures(probs: torch.Tensor, log_probs: torch.Tensor) -> dict:
     cross = (mean * mean_log).sum(0).neg_()
     epkl = (cross - data).clamp_(min=0.0)
     mkl = (cross - total).clamp_(min=0.0)
-    return {
-        "total": total,
-        "data": data,
-        "knowledge": knowledge,
-        "epkl": epkl,
-        "mkl": mkl,
-    }
+    values = (total, data, knowledge, epkl, mkl)
+    return dict(zip(ENSEMBLE_MEASURES, values, strict=True))
 
 
 def dirichlet_uncertainty_from_logits(
@@ -478,12 +475,9 @@ def dirichlet_uncertainty_from_logits(
     >>> round(float(u.epkl[0]), 3)
     0.25
     """
-    log_values, restore, _ = _to_float64(logits, "logits")
-    if log_values.ndim != 2:
-        raise ValueError(
-            "logits must have shape (n_samples, n_classes); got an array with "
-            f"{log_values.ndim} dimension(s), shape {tuple(log_values.shape)}."
-        )
+    log_values, restore, _ = _to_float64_with_axes(
+        logits, "logits", "n_samples, n_classes"
+    )
     _check_finite(log_values, "logits")
     try:
         offset = float(offset)
@@ -560,12 +554,7 @@ def dirichlet_uncertainty(alphas: np.ndarray | torch.Tensor) -> Bunch:
     >>> bool(np.allclose(u.total, u.data + u.knowledge))
     True
     """
-    values, restore, _ = _to_float64(alphas, "alphas")
-    if values.ndim != 2:
-        raise ValueError(
-            "alphas must have shape (n_samples, n_classes); got an array with "
-            f"{values.ndim} dimension(s), shape {tuple(values.shape)}."
-        )
+    values, restore, _ = _to_float64_with_axes(alphas, "alphas", "n_samples, n_classes")
     _check_finite(values, "alphas")
     if bool((values <= 0).any()):
         raise ValueError(

@@ -144,7 +144,7 @@ def test_warm_start_continues_training(iris):
 
 def test_verbose_prints_one_table(iris, capsys):
     X, y = iris
-    small(verbose=1, max_epochs=2).fit(X, y)
+    small(verbose=2, max_epochs=2).fit(X, y)
     out = capsys.readouterr().out
     assert out.count("train_loss") == 1
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2

@@ -35,6 +35,7 @@ BAD_VALUES = {
     "training": (3, "parallel"),
     "n_jobs": ("2", 0),
     "device": (3, "nonsense"),
+    "n_threads": ("1", 0),
     "verbose": ("yes", -1),
     "warm_start": ("yes", None),
     "random_state": ("seed", -1),

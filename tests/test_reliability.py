@@ -339,3 +339,22 @@ def test_fit_and_predict_leave_global_torch_state_alone(iris, flush):
         assert torch.is_grad_enabled()
     finally:
         torch.set_flush_denormal(False)
+
+
+class RecordThreads(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.seen.append(torch.get_num_threads())
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, None])
+def test_n_threads_applies_inside_fit_only(iris, n_threads):
+    X, y = iris
+    before = torch.get_num_threads()
+    record = RecordThreads()
+    model = small(n_threads=n_threads, callbacks=[record]).fit(X, y)
+    assert set(record.seen) == {before if n_threads is None else n_threads}
+    model.predict_proba(X)
+    assert torch.get_num_threads() == before

@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from ._checks import _check_real
-from ._ood_splits import split_ood_classes
+from ._ood_splits import _check_test_size, _split_held_out
 
 __all__ = ["load_mlbench", "load_mlbench_ood"]
 
@@ -57,76 +55,59 @@ _HOW_TO = (
 )
 
 # name -> file stem (also the R object's name), rows, feature columns in
-# ``data``, classes, held-out OOD classes, description.
+# ``data``, classes, held-out OOD classes; the descriptions follow.
+_SPEC_FIELDS = ("stem", "n_samples", "n_features", "n_classes", "ood_classes")
+_SPEC_ROWS = {
+    "vowel": ("Vowel", 990, 9, 11, ("hod", "hUd", "hud", "hed")),
+    "vehicle": ("Vehicle", 846, 18, 4, ("van",)),
+    "dna": ("DNA", 3186, 180, 3, ("n",)),
+    "shuttle": ("Shuttle", 58000, 9, 7, ("Bypass",)),
+}
+_DESCRIPTIONS = {
+    "vowel": (
+        "Vowel (mlbench; UCI 'Connectionist Bench (Vowel Recognition - "
+        "Deterding Data)', D. Deterding and A. Robinson): 11 steady-state "
+        "British English vowels ('hid', 'hId', ..., 'hed'), each spoken 6 "
+        "times by 15 speakers; 990 rows. mlbench's 10 columns are V1, the "
+        "speaker (a factor 0-14), and V2-V10, nine numeric features "
+        "derived from log-area ratios of the speech signal. The speaker "
+        "is an identifier, not a measurement: it is left out of `data` "
+        "(990 x 9) and returned as `groups` (int 0-14), e.g. for "
+        "sklearn.model_selection.GroupShuffleSplit; random row splits "
+        "mix speakers between train and test."
+    ),
+    "vehicle": (
+        "Vehicle (mlbench; UCI 'Statlog (Vehicle Silhouettes)', Turing "
+        "Institute, Glasgow): 18 shape features (compactness, "
+        "circularity, moments, ...) of silhouettes of four vehicle "
+        "models seen from many angles: a double-decker bus ('bus'), a "
+        "Chevrolet van ('van'), a Saab 9000 ('saab') and an Opel Manta "
+        "400 ('opel'); 846 rows. Saab and Opel are notoriously hard to "
+        "tell apart."
+    ),
+    "dna": (
+        "DNA (mlbench; UCI 'Statlog' version of 'Molecular Biology "
+        "(Splice-junction Gene Sequences)'): windows of 60 nucleotides "
+        "of primate DNA around a possible splice junction, each "
+        "nucleotide coded by 3 binary indicators, so 180 features in "
+        "{0, 1} (R factors with levels '0' and '1', returned as the "
+        "numbers 0.0 and 1.0); 3,186 rows. Classes: 'ei' (exon/intron "
+        "boundary, donor site), 'ie' (intron/exon boundary, acceptor "
+        "site) and 'n' (neither)."
+    ),
+    "shuttle": (
+        "Shuttle (mlbench; UCI 'Statlog (Shuttle)', NASA, J. Catlett): 9 "
+        "numeric sensor attributes of the space shuttle's radiators; "
+        "58,000 rows (the UCI training and test sets together). Seven "
+        "very imbalanced classes: 'Rad.Flow' 45,586 rows (78.6 %), "
+        "'High' 8,903, 'Bypass' 3,267, 'Fpv.Open' 171, 'Fpv.Close' 50, "
+        "'Bpv.Open' 13, 'Bpv.Close' 10. Features have very different "
+        "ranges: standardise them."
+    ),
+}
 _SPECS: dict[str, dict[str, Any]] = {
-    "vowel": dict(
-        stem="Vowel",
-        n_samples=990,
-        n_features=9,
-        n_classes=11,
-        ood_classes=("hod", "hUd", "hud", "hed"),
-        descr=(
-            "Vowel (mlbench; UCI 'Connectionist Bench (Vowel Recognition - "
-            "Deterding Data)', D. Deterding and A. Robinson): 11 steady-state "
-            "British English vowels ('hid', 'hId', ..., 'hed'), each spoken 6 "
-            "times by 15 speakers; 990 rows. mlbench's 10 columns are V1, the "
-            "speaker (a factor 0-14), and V2-V10, nine numeric features "
-            "derived from log-area ratios of the speech signal. The speaker "
-            "is an identifier, not a measurement: it is left out of `data` "
-            "(990 x 9) and returned as `groups` (int 0-14), e.g. for "
-            "sklearn.model_selection.GroupShuffleSplit; random row splits "
-            "mix speakers between train and test."
-        ),
-    ),
-    "vehicle": dict(
-        stem="Vehicle",
-        n_samples=846,
-        n_features=18,
-        n_classes=4,
-        ood_classes=("van",),
-        descr=(
-            "Vehicle (mlbench; UCI 'Statlog (Vehicle Silhouettes)', Turing "
-            "Institute, Glasgow): 18 shape features (compactness, "
-            "circularity, moments, ...) of silhouettes of four vehicle "
-            "models seen from many angles: a double-decker bus ('bus'), a "
-            "Chevrolet van ('van'), a Saab 9000 ('saab') and an Opel Manta "
-            "400 ('opel'); 846 rows. Saab and Opel are notoriously hard to "
-            "tell apart."
-        ),
-    ),
-    "dna": dict(
-        stem="DNA",
-        n_samples=3186,
-        n_features=180,
-        n_classes=3,
-        ood_classes=("n",),
-        descr=(
-            "DNA (mlbench; UCI 'Statlog' version of 'Molecular Biology "
-            "(Splice-junction Gene Sequences)'): windows of 60 nucleotides "
-            "of primate DNA around a possible splice junction, each "
-            "nucleotide coded by 3 binary indicators, so 180 features in "
-            "{0, 1} (R factors with levels '0' and '1', returned as the "
-            "numbers 0.0 and 1.0); 3,186 rows. Classes: 'ei' (exon/intron "
-            "boundary, donor site), 'ie' (intron/exon boundary, acceptor "
-            "site) and 'n' (neither)."
-        ),
-    ),
-    "shuttle": dict(
-        stem="Shuttle",
-        n_samples=58000,
-        n_features=9,
-        n_classes=7,
-        ood_classes=("Bypass",),
-        descr=(
-            "Shuttle (mlbench; UCI 'Statlog (Shuttle)', NASA, J. Catlett): 9 "
-            "numeric sensor attributes of the space shuttle's radiators; "
-            "58,000 rows (the UCI training and test sets together). Seven "
-            "very imbalanced classes: 'Rad.Flow' 45,586 rows (78.6 %), "
-            "'High' 8,903, 'Bypass' 3,267, 'Fpv.Open' 171, 'Fpv.Close' 50, "
-            "'Bpv.Open' 13, 'Bpv.Close' 10. Features have very different "
-            "ranges: standardise them."
-        ),
-    ),
+    name: {**dict(zip(_SPEC_FIELDS, row)), "descr": _DESCRIPTIONS[name]}
+    for name, row in _SPEC_ROWS.items()
 }
 
 _OOD_REASONS = {
@@ -436,22 +417,15 @@ def load_mlbench_ood(
     ['bus', 'opel', 'saab']
     """
     _spec(name)
-    test_size = _check_real(test_size, "test_size", strict=True)
-    if test_size >= 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
+    test_size = _check_test_size(test_size)
     bunch = load_mlbench(name, data_home=data_home)
     held_out = list(bunch.ood_classes if ood_classes is None else ood_classes)
-    X_in, y_in, X_ood, y_ood = split_ood_classes(bunch.data, bunch.target, held_out)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X_in, y_in, test_size=test_size, stratify=y_in, random_state=random_state
-    )
-    return Bunch(
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        X_ood=X_ood,
-        y_ood=y_ood,
+    return _split_held_out(
+        bunch.data,
+        bunch.target,
+        held_out,
+        test_size,
+        random_state,
         ood_classes=held_out,
         feature_names=bunch.feature_names,
     )

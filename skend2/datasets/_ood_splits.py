@@ -101,6 +101,35 @@ def split_ood_classes(X, y, ood_classes) -> tuple:
     )
 
 
+def _check_test_size(test_size) -> float:
+    test_size = _check_real(test_size, "test_size", strict=True)
+    if test_size >= 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
+    return test_size
+
+
+def _ood_bunch(X_train, y_train, X_test, y_test, X_ood, y_ood, **extra) -> Bunch:
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        X_ood=X_ood,
+        y_ood=y_ood,
+        **extra,
+    )
+
+
+def _split_held_out(X, y, held_out, test_size, random_state, **extra) -> Bunch:
+    """Hold out the classes ``held_out``; split the rest, stratified, into train
+    and test."""
+    X_in, y_in, X_ood, y_ood = split_ood_classes(X, y, held_out)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X_in, y_in, test_size=test_size, stratify=y_in, random_state=random_state
+    )
+    return _ood_bunch(X_train, y_train, X_test, y_test, X_ood, y_ood, **extra)
+
+
 def load_digits_ood(*, test_size: float = 0.3, random_state=0) -> Bunch:
     """Load scikit-learn's digits with 0–4 in distribution and 5–9 held out.
 
@@ -138,24 +167,11 @@ def load_digits_ood(*, test_size: float = 0.3, random_state=0) -> Bunch:
     >>> sorted(set(data.y_ood.tolist()))
     [5, 6, 7, 8, 9]
     """
-    test_size = _check_real(test_size, "test_size", strict=True)
-    if test_size >= 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
+    test_size = _check_test_size(test_size)
     digits = load_digits()
     X = digits.data.astype(np.float64) / 16.0
     y = digits.target.astype(np.int64)
-    X_in, y_in, X_ood, y_ood = split_ood_classes(X, y, [5, 6, 7, 8, 9])
-    X_train, X_test, y_train, y_test = train_test_split(
-        X_in, y_in, test_size=test_size, stratify=y_in, random_state=random_state
-    )
-    return Bunch(
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        X_ood=X_ood,
-        y_ood=y_ood,
-    )
+    return _split_held_out(X, y, [5, 6, 7, 8, 9], test_size, random_state)
 
 
 def load_spirals_ood(
@@ -319,11 +335,4 @@ def load_fashion_mnist_ood(
     X_train, y_train = _subsample(rng, n_train, X_train, y_train)
     X_test, y_test = _subsample(rng, n_test, X_test, y_test)
     X_ood, y_ood = _subsample(rng, n_ood, X_ood, y_ood)
-    return Bunch(
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        X_ood=X_ood,
-        y_ood=y_ood,
-    )
+    return _ood_bunch(X_train, y_train, X_test, y_test, X_ood, y_ood)

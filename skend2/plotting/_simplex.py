@@ -204,13 +204,7 @@ class DirichletSimplexDisplay:
 
     @classmethod
     def _compute(
-        cls,
-        alphas: ArrayLike,
-        *,
-        labels: Sequence[str] | None = None,
-        class_names: Sequence[Any] | None = None,
-        member_proba: ArrayLike | None = None,
-        resolution: int = 120,
+        cls, alphas, labels, class_names, member_proba, resolution
     ) -> DirichletSimplexDisplay:
         alphas = _check_alphas(alphas)
         n_inputs = alphas.shape[0]
@@ -294,13 +288,7 @@ class DirichletSimplexDisplay:
             The plotted display.
         """
         pyplot(f"{cls.__name__}.from_concentrations")
-        display = cls._compute(
-            alphas,
-            labels=labels,
-            class_names=class_names,
-            member_proba=member_proba,
-            resolution=resolution,
-        )
+        display = cls._compute(alphas, labels, class_names, member_proba, resolution)
         return display.plot(ax=ax, cmap=cmap, dynamic_range=dynamic_range)
 
     @classmethod
@@ -396,13 +384,7 @@ class DirichletSimplexDisplay:
         alphas = final.predict_concentrations(Xt)
         if classes is not None and np.issubdtype(np.asarray(classes).dtype, np.number):
             classes = [f"class {c}" for c in classes]
-        display = cls._compute(
-            alphas,
-            labels=labels,
-            class_names=classes,
-            member_proba=member_proba,
-            resolution=resolution,
-        )
+        display = cls._compute(alphas, labels, classes, member_proba, resolution)
         return display.plot(ax=ax, cmap=cmap, dynamic_range=dynamic_range)
 
     def plot(

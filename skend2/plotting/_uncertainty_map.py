@@ -164,16 +164,16 @@ class UncertaintyMapDisplay:
     @classmethod
     def _compute(
         cls,
-        estimator: Any,
-        X: ArrayLike,
-        y: ArrayLike | None = None,
+        estimator,
+        X,
+        y=None,
         *,
-        measures: str | Sequence[str] = ("total", "data", "knowledge"),
-        grid_resolution: int = 200,
-        eps: float = 0.1,
-        xlabel: str | None = None,
-        ylabel: str | None = None,
-        name: str | None = None,
+        measures=("total", "data", "knowledge"),
+        grid_resolution=200,
+        eps=0.1,
+        xlabel=None,
+        ylabel=None,
+        name=None,
     ) -> UncertaintyMapDisplay:
         """The display with its data computed, not yet plotted."""
         measures = check_measures(measures)

@@ -1,0 +1,333 @@
+"""The distillers' shared base: the teacher, the student's training, transfer inputs.
+
+``_BaseDistiller`` fits (or takes) the teacher, caches it with ``memory``, builds
+the student and trains it through ``_DistillationNet``, which adds the loss on
+transfer inputs labelled by the online teacher. :mod:`skend2.distillation`
+holds the two public distillers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory
+from torch import nn
+
+from ._base import BaseNeuralClassifier
+from ._net import ANNEALING_CALLBACK, _Net, interrupts_propagate
+from ._validation import InstanceOf
+from .annealing import AnnealingCallback, TemperatureAnnealing
+from .ensemble import DeepEnsembleClassifier
+from .modules import build_module
+from .transfer import OnlineTeacher
+
+__all__: list[str] = []
+
+
+def _auto_annealing() -> TemperatureAnnealing:
+    """The schedule that ``annealing="auto"`` stands for: a new one each time."""
+    return TemperatureAnnealing()
+
+
+def _fit_teacher(teacher, X, y, X_aux):
+    """Fit a teacher and compute its members' logits: the cached, costly step."""
+    teacher.fit(X, y)
+    logits = teacher.predict_member_logits(X)
+    aux_logits = None if X_aux is None else teacher.predict_member_logits(X_aux)
+    return teacher, logits, aux_logits
+
+
+class _DistillationNet(_Net):
+    """The student's net: adds the loss on transfer inputs to each training step.
+
+    skorch's ``get_loss`` hook: on every training batch, ``transfer`` makes new
+    inputs from the batch, the online teacher labels them, and the loss is
+    ``(1 − w) · loss(batch) + w · loss(new inputs)`` with ``w = transfer_weight``.
+    """
+
+    def __init__(
+        self, *args, transfer=None, transfer_weight: float = 0.0, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.transfer = transfer
+        self.transfer_weight = transfer_weight
+        self.online_teacher = None
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if not training or self.transfer is None or self.online_teacher is None:
+            return loss
+        X_new = self.transfer.sample(X)
+        new_loss = super().get_loss(
+            self.infer(X_new), self.online_teacher(X_new), X=X_new, training=True
+        )
+        weight = self.transfer_weight
+        return (1.0 - weight) * loss + weight * new_loss
+
+
+class _BaseDistiller(BaseNeuralClassifier):
+    """Teacher handling, annealing and training shared by EnD and EnD²."""
+
+    def __init__(
+        self,
+        teacher=None,
+        module: type[nn.Module] | nn.Module | None = None,
+        *,
+        annealing="auto",
+        transfer=None,
+        transfer_weight: float = 0.5,
+        memory=None,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 3e-3,
+        max_epochs: int = 150,
+        batch_size: int = 64,
+        train_split=None,
+        callbacks: list | None = None,
+        gradient_clip: float | None = 10.0,
+        device: str = "cpu",
+        n_threads: int | None = 1,
+        verbose: int = 0,
+        warm_start: bool = False,
+        random_state=None,
+        **kwargs: Any,
+    ) -> None:
+        self.teacher = teacher
+        self.module = module
+        self.annealing = annealing
+        self.transfer = transfer
+        self.transfer_weight = transfer_weight
+        self.memory = memory
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.gradient_clip = gradient_clip
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.random_state = random_state
+        super().__init__(**kwargs)
+
+    _parameter_constraints: dict[str, list] = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "teacher": [
+            None,
+            InstanceOf(
+                (DeepEnsembleClassifier, FrozenEstimator),
+                "a DeepEnsembleClassifier (or a fitted one in FrozenEstimator)",
+            ),
+        ],
+        "annealing": [None, StrOptions({"auto"}), callable],
+        "transfer": [None, HasMethods(["fit", "sample"])],
+        "transfer_weight": [Interval(Real, 0, 1, closed="left")],
+        "memory": [None, str, HasMethods(["cache"])],
+        "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
+    }
+
+    def _nested_default(self, name: str) -> Any:
+        if name == "annealing" and self.annealing == "auto":
+            return _auto_annealing()
+        return None
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator) and not isinstance(
+            teacher.estimator, DeepEnsembleClassifier
+        ):
+            raise TypeError(
+                f"The 'teacher' parameter of {type(self).__name__} must be a "
+                "DeepEnsembleClassifier (or a fitted one in FrozenEstimator). Got "
+                f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
+            )
+        for nested in (self.annealing, self.transfer):
+            if hasattr(nested, "_validate_params"):
+                nested._validate_params()
+
+    def _resolve_annealing(self):
+        """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
+        if isinstance(self.annealing, str):
+            return _auto_annealing()
+        return self.annealing
+
+    def _teacher_outputs(self, X, y, X_aux):
+        """The fitted teacher and its members' logits on X (and X_aux)."""
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator):
+            check_is_fitted(teacher.estimator)
+            logits = teacher.predict_member_logits(X)
+            aux = None if X_aux is None else teacher.predict_member_logits(X_aux)
+            return teacher.estimator, logits, aux
+        if teacher is None:
+            teacher = DeepEnsembleClassifier(
+                random_state=self.random_state, device=self.device
+            )
+        elif hasattr(teacher, "net_"):
+            warnings.warn(
+                f"{type(self).__name__} got a fitted teacher, which fit() clones "
+                "and fits again on the same data (as cross-validation requires). "
+                "To distil this fitted ensemble as it is, pass "
+                "teacher=FrozenEstimator(ensemble) (sklearn.frozen).",
+                UserWarning,
+                stacklevel=4,
+            )
+        # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
+        from ._cache import cached_teacher_fit
+
+        memory = check_memory(self.memory)
+        return cached_teacher_fit(memory, _fit_teacher, clone(teacher), X, y, X_aux)
+
+    # -- fit --------------------------------------------------------------------
+    def fit(self, X, y, X_aux=None):
+        """Fit (or take) the teacher ensemble, then distil it into one network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training inputs. An unfitted teacher is fitted on X, y first.
+        y : array-like of shape (n_samples,)
+            Class labels. The student learns from the teacher's members, not from
+            y; y fits the teacher and fixes ``classes_``.
+        X_aux : array-like of shape (n_aux, ...), default=None
+            Extra unlabelled inputs, passed through the teacher and added to the
+            distillation set (the paper's EnD²+AUX). Note: inside a ``Pipeline``
+            X_aux bypasses the preceding steps; transform it yourself.
+
+        Returns
+        -------
+        self
+            The fitted distiller.
+        """
+        with self._atomic_fit(), self._torch_threads():
+            self._fit(X, y, X_aux)
+        return self
+
+    def _fit(self, X, y, X_aux) -> None:
+        self._validate_params()
+        X_raw, y_raw = X, y
+        X, y_encoded = self._validate_fit_data(X, y)
+        sample_shape = tuple(X.shape[1:])
+        if X_aux is not None:
+            X_aux = self._validate_aux(X_aux, sample_shape)
+        warm = self.warm_start and hasattr(self, "net_")
+        if warm and sample_shape != self.sample_shape_:
+            raise ValueError(
+                "warm_start=True needs the same input shape as the previous fit: "
+                f"{self.sample_shape_}, got {sample_shape}."
+            )
+        # A Ctrl-C in the teacher stage aborts the fit: a half-trained teacher
+        # is neither distilled nor cached.
+        with interrupts_propagate():
+            teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+        for name, values in (("X", logits), ("X_aux", aux_logits)):
+            if values is not None and not np.isfinite(values).all():
+                raise ValueError(
+                    f"The teacher's member logits on {name} are not all finite; "
+                    "the teacher diverged or its module outputs NaN/inf. Refit "
+                    "the teacher (a lower lr, scaled inputs) before distilling it."
+                )
+        if warm and not np.array_equal(teacher.classes_, self.teacher_.classes_):
+            raise ValueError(
+                "warm_start=True needs a teacher with the same classes as the "
+                "previous fit."
+            )
+        # Class indices in the teacher's classes, for stratified validation splits;
+        # auxiliary rows are labelled by the teacher's prediction.
+        y_split = np.searchsorted(teacher.classes_, self.classes_)[y_encoded]
+        self._adopt_teacher_classes(teacher)
+        self.teacher_ = teacher
+        self.sample_shape_ = sample_shape
+        if aux_logits is not None:
+            X = np.concatenate([X, X_aux.astype(X.dtype)])
+            logits = np.concatenate([logits, aux_logits])
+            aux_labels = torch.softmax(torch.as_tensor(aux_logits), -1).mean(1)
+            y_split = np.concatenate([y_split, aux_labels.argmax(-1).numpy()])
+        logits = np.asarray(logits, dtype=np.float32)
+        seed = self._draw_seed()
+        with self._seeded(seed):
+            if not warm:
+                self.annealing_ = self._resolve_annealing()
+                self.transfer_ = (
+                    None if self.transfer is None else clone(self.transfer).fit(X)
+                )
+                student = self._build_student(teacher, sample_shape)
+                self._check_module_output(student, X)
+                self.net_ = self._make_net(
+                    student,
+                    seed=seed,
+                    extra_callbacks=self._student_callbacks(),
+                    stage=f"{type(self).__name__} student",
+                    net_class=_DistillationNet,
+                    transfer=self.transfer_,
+                    transfer_weight=self.transfer_weight,
+                )
+            if self.transfer_ is not None:
+                self.net_.online_teacher = OnlineTeacher(teacher, self.device)
+            try:
+                self._train(self.net_, X, logits, y_split)
+            finally:
+                # The teacher's copy is needed only while training.
+                self.net_.online_teacher = None
+
+    def _build_student(self, teacher, sample_shape) -> nn.Module:
+        """The student network: ``module``, or else the teacher's architecture."""
+        module, module_kwargs = self.module, self._params_for("module")
+        if module is None:
+            module = teacher.module
+            module_kwargs = {
+                k[len("module__") :]: v
+                for k, v in teacher.get_params(deep=False).items()
+                if k.startswith("module__")
+            }
+        return build_module(module, module_kwargs, sample_shape, len(self.classes_))
+
+    def _student_callbacks(self) -> dict:
+        callbacks = {}
+        if self.annealing_ is not None:
+            callbacks[ANNEALING_CALLBACK] = AnnealingCallback(self.annealing_)
+        callbacks.update(self._gradient_clip_callbacks())
+        return callbacks
+
+    def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
+        X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
+        if X_aux.shape[1:] != sample_shape:
+            raise ValueError(
+                f"X_aux has samples of shape {X_aux.shape[1:]}, but X has samples "
+                f"of shape {sample_shape}."
+            )
+        return X_aux
+
+    def _adopt_teacher_classes(self, teacher) -> None:
+        seen = self.classes_
+        if not np.all(np.isin(seen, teacher.classes_)):
+            raise ValueError(
+                "y has classes the teacher was not fitted on: "
+                f"{sorted(set(seen) - set(teacher.classes_))}."
+            )
+        self.classes_ = teacher.classes_
+
+    def predict_logits(self, X) -> np.ndarray:
+        """The student's logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes)
+            Float32 logits z, in the order of ``classes_``.
+        """
+        return self._predict_batches(X, lambda z: z)
