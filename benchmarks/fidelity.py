@@ -78,6 +78,11 @@ from skend2.metrics import evaluate_classifier
 from skend2.modules import MLP, FlatHeadCNN
 from skend2.transfer import GaussianNoise
 
+# The same memo of predictions that the paper-table benchmark uses (this folder
+# is on sys.path when a benchmark runs as a script).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reproduce_paper import _Memo  # noqa: E402
+
 __all__ = ["END2_VARIANTS", "END_VARIANTS", "SETTINGS", "main", "run"]
 
 ROOT = Path(__file__).resolve().parent
@@ -348,35 +353,6 @@ def make_student(
     params.update(END_VARIANTS.get(model, {}))
     cls = PriorNetworkDistiller if kind(model) == "EnD²" else EnsembleDistiller
     return cls(FrozenEstimator(ensemble), **params)
-
-
-class _Memo:
-    """Compute each prediction of a fitted estimator once per input array.
-
-    ``evaluate_classifier`` asks for ``predict_proba``, ``predict`` and
-    ``predict_uncertainty`` of the same arrays (as in reproduce_paper.py).
-    """
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-        self.classes_ = estimator.classes_
-        self.cache: dict[tuple[str, int], Any] = {}
-
-    def _cached(self, method: str, X: Any) -> Any:
-        key = (method, id(X))
-        if key not in self.cache:
-            self.cache[key] = getattr(self.estimator, method)(X)
-        return self.cache[key]
-
-    def predict_proba(self, X):
-        return self._cached("predict_proba", X)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def predict_uncertainty(self, X, measure=None):
-        result = self._cached("predict_uncertainty", X)
-        return result if measure is None else result[measure]
 
 
 def evaluate(model: str, estimator: Any, data: Bunch, split: str) -> dict[str, Any]:
