@@ -96,6 +96,9 @@ MLBENCH = {"vowel": "Vowel", "vehicle": "Vehicle", "dna": "DNA", "shuttle": "Shu
 END2_VARIANTS: dict[str, dict[str, Any]] = {
     'EnD² (loss="proxy")': dict(loss="proxy"),
     "EnD² (transfer=GaussianNoise())": dict(transfer=GaussianNoise()),
+    "EnD² (ce_weight=100, transfer=GaussianNoise())": dict(
+        criterion__ce_weight=100.0, transfer=GaussianNoise()
+    ),
 }
 #: Extra EnD rows, the same way for EnsembleDistiller.
 END_VARIANTS: dict[str, dict[str, Any]] = {}

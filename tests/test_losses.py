@@ -375,3 +375,26 @@ def test_float32_student_gets_float32_loss_and_gradient():
         assert student.grad.dtype == torch.float32
         reference = loss_function(student.detach().double(), teacher)
         assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_nll_with_cross_entropy_term(temperature):
+    student, teacher = _random_logits(7, batch_size=16)
+    nll = dirichlet_nll_loss(
+        student, teacher, temperature=temperature, reduction="none"
+    )
+    ce = ensemble_cross_entropy_loss(
+        student, teacher, temperature=temperature, reduction="none"
+    )
+    both = dirichlet_nll_loss(
+        student, teacher, temperature=temperature, reduction="none", ce_weight=100.0
+    )
+    torch.testing.assert_close(both, nll + 100.0 * ce, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(
+        dirichlet_nll_loss(student, teacher, ce_weight=0.0),
+        dirichlet_nll_loss(student, teacher),
+    )
+    module = DirichletNLLLoss(
+        temperature=temperature, ce_weight=100.0, reduction="none"
+    )
+    torch.testing.assert_close(module(student, teacher), both)
