@@ -52,8 +52,6 @@ import csv
 import datetime
 import json
 import math
-import os
-import platform
 import sys
 import time
 import warnings
@@ -67,7 +65,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 
-import skend2
 from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller
 from skend2.datasets import (
     load_digits_ood,
@@ -81,7 +78,7 @@ from skend2.transfer import GaussianNoise
 # The same memo of predictions that the paper-table benchmark uses (this folder
 # is on sys.path when a benchmark runs as a script).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reproduce_paper import _Memo  # noqa: E402
+from reproduce_paper import _Memo, machine  # noqa: E402
 
 __all__ = ["END2_VARIANTS", "END_VARIANTS", "SETTINGS", "main", "run"]
 
@@ -582,30 +579,6 @@ def summary_markdown(panel: dict[str, dict]) -> str:
 # ---------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    """CPU, cores and library versions, for the notes."""
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "skend2": skend2.__version__,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def _clean(value: Any) -> Any:

@@ -277,10 +277,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         A value that is not a valid count is left to ``_validate_params``.
         """
         n_threads = self.n_threads
-        if not isinstance(n_threads, Integral) or isinstance(n_threads, bool):
-            yield
-            return
-        if n_threads < 1:
+        valid = isinstance(n_threads, Integral) and not isinstance(n_threads, bool)
+        if not valid or n_threads < 1:
             yield
             return
         before = torch.get_num_threads()
