@@ -28,7 +28,13 @@ from skorch.callbacks import GradientNormClipping
 from skorch.history import History
 from torch import nn
 
-from ._batching import PREDICT_BATCH_SIZE, BatchIterator, TensorData, predict_chunks
+from ._batching import (
+    PREDICT_BATCH_SIZE,
+    BatchIterator,
+    TensorData,
+    pad_rows,
+    predict_chunks,
+)
 from ._net import (
     _NET_PREFIXES,
     _PREFIXES,
@@ -74,12 +80,23 @@ def _warn_if_unscaled(X: np.ndarray, owner: str) -> None:
         )
 
 
-class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
-    """Parameters, validation and prediction shared by skend2's classifiers.
+def is_dask_collection(X: Any) -> bool:
+    """Whether X is a Dask collection (found without importing Dask).
+
+    Predict methods hand such inputs to :mod:`skend2._dask`, which computes
+    them block by block on the Dask workers.
+    """
+    graph = getattr(type(X), "__dask_graph__", None)
+    return callable(graph) and X.__dask_graph__() is not None
+
+
+class BaseNeuralEstimator(BaseEstimator):
+    """Parameters, validation and batched prediction shared by skend2's estimators.
 
     Subclasses set ``net_`` in ``fit`` (a skorch net whose module maps a batch of
-    inputs to logits) and turn logits into ``predict_proba`` and
-    ``_uncertainty_of_logits``.
+    inputs to its raw outputs: logits, or a regressor's distribution parameters)
+    and turn those outputs into predictions and ``_uncertainty_of_logits``.
+    :class:`BaseNeuralClassifier` adds what is specific to classification.
     """
 
     _uncertainty_measures: tuple[str, ...] = ()
@@ -210,33 +227,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     def _criterion_class(self) -> type[nn.Module]:
         raise NotImplementedError
 
-    # -- input checks -----------------------------------------------------------
-    def _validate_fit_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            allow_nd=True,
-            dtype=[np.float32, np.float64],
-            ensure_min_samples=2,
-        )
-        try:
-            check_classification_targets(y)
-            self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        except TypeError as exc:
-            raise ValueError(
-                "y mixes labels of types that cannot be ordered (e.g. strings and "
-                f"numbers): {sorted({type(v).__name__ for v in y})}. Use labels "
-                "of one type."
-            ) from exc
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; "
-                f"got 1 class ({self.classes_[0]!r})."
-            )
-        _warn_if_unscaled(X, type(self).__name__)
-        return X, y_encoded.astype(np.int64)
+    def _criterion_defaults(self) -> dict[str, Any]:
+        """The estimator's defaults of ``criterion__*`` (the user's win)."""
+        return {}
 
+    # -- input checks -----------------------------------------------------------
     def _validate_predict_data(self, X) -> np.ndarray:
         check_is_fitted(self)
         self._check_device()
@@ -345,6 +340,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             for k, v in self._params_for(prefix).items()
         }
         routed.setdefault("iterator_train__shuffle", True)
+        for key, value in self._criterion_defaults().items():
+            routed.setdefault(f"criterion__{key}", value)
         routed.update(
             iterator_train__n_members=n_members,
             iterator_train__member=member,
@@ -407,30 +404,6 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return net
 
-    def _check_module_output(self, module: nn.Module, X: np.ndarray) -> None:
-        """One forward pass on two rows: logits of shape (2, n_classes), finite.
-
-        Run without gradients and in a forked RNG, so that training is the same
-        with or without the check.
-        """
-        n_classes = len(self.classes_)
-        with torch.random.fork_rng(), torch.no_grad():
-            out = module(self._tensor(X[:2]).to(self.device))
-        shape = tuple(getattr(out, "shape", ()))
-        expected = (min(2, len(X)), n_classes)
-        if shape != expected:
-            raise ValueError(
-                f"{type(self).__name__}'s module {type(module).__name__} returned "
-                f"logits of shape {shape} for {expected[0]} inputs; it must return "
-                f"shape {expected}, one logit per class ({n_classes} classes)."
-            )
-        if not bool(torch.isfinite(out).all()):
-            raise ValueError(
-                f"{type(self).__name__}'s module {type(module).__name__} returned "
-                "non-finite logits at initialisation; check the module and the "
-                "inputs."
-            )
-
     # -- prediction -------------------------------------------------------------
     def _predict_batch_size(self, X: np.ndarray) -> int:
         default = PREDICT_BATCH_SIZE["tabular" if X.ndim == 2 else "images"]
@@ -473,7 +446,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         with torch.inference_mode(), self._torch_threads():
             for chunk, n in predict_chunks(X, self._predict_batch_size(X)):
                 Xb = torch.from_numpy(chunk).to(self.device)
-                out = transform(self._forward_batch(Xb))
+                out = transform(pad_rows(self._forward_batch(Xb)))
                 yield (
                     out[:n]
                     if not isinstance(out, dict)
@@ -481,25 +454,16 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                 )
 
     def _predict_batches(self, X, transform) -> np.ndarray:
-        """Validate X, then concatenate ``transform(logits)`` over its batches."""
+        """Validate X, then concatenate ``transform(logits)`` over its batches.
+
+        A Dask array gives a Dask array, computed block by block (``_dask``).
+        """
+        if is_dask_collection(X):
+            from ._dask import predict_batches
+
+            return predict_batches(self, X, transform)
         X = self._validate_predict_data(X)
         return np.concatenate([t.cpu().numpy() for t in self._batches(X, transform)])
-
-    def predict(self, X) -> np.ndarray:
-        """Predict class labels for X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            The class of highest predicted probability, from ``classes_``.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_uncertainty(self, X, measure: str | None = None):
         """Uncertainty of the predictions for X, decomposed as in the EnD² paper.
@@ -516,12 +480,17 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         uncertainty : Bunch of ndarray of shape (n_samples,), or one ndarray
             ``total``, ``data``, ``knowledge``, ``epkl``, ``mkl`` (and, for a
             Prior Network, ``differential_entropy`` and ``precision``), in nats.
+            Dask arrays for a Dask array X, computed block by block.
         """
         if measure is not None and measure not in self._uncertainty_measures:
             raise ValueError(
                 f"measure must be one of {list(self._uncertainty_measures)} or None; "
                 f"got {measure!r}."
             )
+        if is_dask_collection(X):
+            from ._dask import predict_uncertainty
+
+            return predict_uncertainty(self, X, measure)
         X = self._validate_predict_data(X)
         parts = list(self._batches(X, self._uncertainty_of_logits))
         result = Bunch(
@@ -550,7 +519,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Minus the uncertainty measure named by ``ood_measure``, in nats.
+            Minus the uncertainty measure named by ``ood_measure``, in nats (a
+            Dask array for a Dask array X, computed block by block).
         """
         return -self.predict_uncertainty(X, measure=self.ood_measure)
 
@@ -565,3 +535,82 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
+    """What skend2's classifiers add to the shared base: labels, logits, ``predict``.
+
+    ``fit`` encodes the labels into ``classes_``; the module must return one logit
+    per class; ``predict`` is the most probable class of ``predict_proba``.
+    """
+
+    def _validate_fit_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            allow_nd=True,
+            dtype=[np.float32, np.float64],
+            ensure_min_samples=2,
+        )
+        try:
+            check_classification_targets(y)
+            self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(
+                "y mixes labels of types that cannot be ordered (e.g. strings and "
+                f"numbers): {sorted({type(v).__name__ for v in y})}. Use labels "
+                "of one type."
+            ) from exc
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y; "
+                f"got 1 class ({self.classes_[0]!r})."
+            )
+        _warn_if_unscaled(X, type(self).__name__)
+        return X, y_encoded.astype(np.int64)
+
+    def _check_module_output(self, module: nn.Module, X: np.ndarray) -> None:
+        """One forward pass on two rows: logits of shape (2, n_classes), finite.
+
+        Run without gradients and in a forked RNG, so that training is the same
+        with or without the check.
+        """
+        n_classes = len(self.classes_)
+        with torch.random.fork_rng(), torch.no_grad():
+            out = module(self._tensor(X[:2]).to(self.device))
+        shape = tuple(getattr(out, "shape", ()))
+        expected = (min(2, len(X)), n_classes)
+        if shape != expected:
+            raise ValueError(
+                f"{type(self).__name__}'s module {type(module).__name__} returned "
+                f"logits of shape {shape} for {expected[0]} inputs; it must return "
+                f"shape {expected}, one logit per class ({n_classes} classes)."
+            )
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"{type(self).__name__}'s module {type(module).__name__} returned "
+                "non-finite logits at initialisation; check the module and the "
+                "inputs."
+            )
+
+    def predict(self, X) -> np.ndarray:
+        """Predict class labels for X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The class of highest predicted probability, from ``classes_``.
+            A Dask array for a Dask array X, computed block by block.
+        """
+        if is_dask_collection(X):
+            from ._dask import predict
+
+            return predict(self, X)
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -57,7 +57,10 @@ class BatchIterator:
     batches have shape (batch, M, ...), member m's column being its own minibatch.
     With ``member=m`` as well, only member m's minibatches are yielded, the very
     ones it would see in the fused ensemble (the sequential path uses this, so
-    both paths train on the same batches). Indexing tensors directly avoids the
+    both paths train on the same batches); with ``member=slice(a, b)``, the
+    columns of members a to b - 1, shape (batch, b - a, ...) (a group of members
+    trained fused in its own task sees exactly its columns of the whole
+    ensemble's batches). Indexing tensors directly avoids the
     per-sample collation of a ``DataLoader``, which dominates for small networks.
     """
 
@@ -67,7 +70,7 @@ class BatchIterator:
         batch_size: int = 128,
         shuffle: bool = False,
         n_members: int | None = None,
-        member: int | None = None,
+        member: int | slice | None = None,
         seed: int = 0,
         drop_last: bool = False,
     ) -> None:
@@ -94,6 +97,10 @@ class BatchIterator:
             self.indices[torch.randperm(n, generator=self.generator)]
             for _ in range(self.n_members)
         ]
+        if isinstance(self.member, slice):
+            # A group of members trained fused apart from the others: the
+            # columns the whole ensemble would give them.
+            return torch.stack(perms[self.member], dim=1)
         if self.member is not None:
             return perms[self.member]
         return torch.stack(perms, dim=1)
@@ -103,6 +110,24 @@ class BatchIterator:
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = rows[start : start + self.batch_size]
             yield self.X[batch], self.y[batch]
+
+
+# Rows of logits are padded to a multiple of this before the measures and
+# probabilities are computed from them: torch's element-wise CPU kernels run
+# SIMD lanes over the bulk of a tensor and a scalar loop over its last
+# elements, which round differently (Sleef's log vs std::log), so without it
+# a row's uncertainty depends in its last bit on the rows predicted with it
+# (a Dask block of 40 rows vs the whole array).
+TRANSFORM_ROW_MULTIPLE = 64
+
+
+def pad_rows(tensor: torch.Tensor, multiple: int = TRANSFORM_ROW_MULTIPLE):
+    """``tensor`` with copies of its first row appended, to a multiple of rows."""
+    n = len(tensor)
+    extra = -n % multiple
+    if not extra or not n:
+        return tensor
+    return torch.cat([tensor, tensor[:1].expand(extra, *tensor.shape[1:])])
 
 
 def predict_chunks(X: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, int]]:

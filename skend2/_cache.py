@@ -10,11 +10,14 @@ last. The key hashes the teacher's class and full parameters, the data, and the
 versions of skend2, torch, skorch, scikit-learn and this cache's layout, so an
 upgrade never reuses a stale teacher. Loading trusts only the types the live
 teacher itself uses; an entry that is damaged, foreign or from another version
-is fitted again with a warning, never executed.
+is fitted again with a warning, never executed. A missing entry is fitted under
+a lock file beside it, so that processes sharing the cache (the workers of a
+Dask or joblib grid search, on storage they all see) fit each teacher once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -76,7 +79,10 @@ def _read_entry(entry: Path, key: str, teacher: Any, n_rows: int, n_aux: int | N
     logits = np.load(entry / "logits.npy", allow_pickle=False)
     aux_file = entry / "aux_logits.npy"
     aux_logits = np.load(aux_file, allow_pickle=False) if aux_file.exists() else None
-    shape = (n_members := fitted.n_members, len(fitted.classes_))
+    # A classifier's members give one logit per class; a regressor says how
+    # many raw outputs its members give.
+    width = getattr(fitted, "n_member_outputs_", None) or len(fitted.classes_)
+    shape = (n_members := fitted.n_members, width)
     if logits.shape != (n_rows, *shape) or (aux_logits is None) != (n_aux is None):
         raise ValueError("its logits do not match the data")
     if aux_logits is not None and aux_logits.shape != (n_aux, n_members, shape[1]):
@@ -100,6 +106,58 @@ def _write_entry(entry: Path, key: str, teacher, logits, aux_logits) -> None:
             os.replace(partial, entry)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _entry_lock(entry: Path):
+    """Hold the lock of one cache entry: a single process fits a missing teacher.
+
+    The lock is ``<location>/skend2_teacher_cache_locks/<key>.lock``.
+    Workers that need the same teacher at the same time (the folds of a grid
+    search on a cluster) wait for the first one to write it instead of fitting
+    it again. ``fcntl.flock`` is released by the operating system when its
+    process dies, so a crashed worker leaves no stale lock (on NFS, Linux
+    maps it to a POSIX lock that the server enforces). Without ``fcntl``
+    (Windows), or where the lock file cannot be created, nothing is locked:
+    concurrent fits may then fit the same teacher twice, and the first entry
+    written is kept.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    try:
+        # Beside the entries, not among them: a lock file outlives its lock.
+        locks = entry.parent.with_name(_FOLDER + "_locks")
+        locks.mkdir(parents=True, exist_ok=True)
+        handle = open(locks / f"{entry.name}.lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_if_present(entry: Path, key: str, teacher: Any, X: Any, X_aux: Any):
+    """The cached (teacher, logits, aux_logits), or None (a damaged entry removed)."""
+    if not entry.exists():
+        return None
+    n_aux = None if X_aux is None else len(X_aux)
+    try:
+        return _read_entry(entry, key, teacher, len(X), n_aux)
+    except Exception as exc:  # any damage means: fit again (Ctrl-C still stops)
+        warnings.warn(
+            f"Ignoring the cached teacher in {entry} ({exc}); fitting it again.",
+            TeacherCacheWarning,
+            stacklevel=5,
+        )
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
 
 
 def cached_teacher_fit(
@@ -140,24 +198,21 @@ def cached_teacher_fit(
             stacklevel=4,
         )
         return fit_teacher(teacher, X, y, X_aux)
-    if entry.exists():
-        n_aux = None if X_aux is None else len(X_aux)
+    cached = _read_if_present(entry, key, teacher, X, X_aux)
+    if cached is not None:
+        return cached
+    with _entry_lock(entry):
+        # Another process may have written the entry while this one waited.
+        cached = _read_if_present(entry, key, teacher, X, X_aux)
+        if cached is not None:
+            return cached
+        result = fit_teacher(teacher, X, y, X_aux)
         try:
-            return _read_entry(entry, key, teacher, len(X), n_aux)
-        except Exception as exc:  # any damage means: fit again (Ctrl-C still stops)
+            _write_entry(entry, key, *result)
+        except Exception as exc:  # a full disk or a module that cannot be saved
             warnings.warn(
-                f"Ignoring the cached teacher in {entry} ({exc}); fitting it again.",
+                f"Could not cache the fitted teacher in {entry} ({exc}).",
                 TeacherCacheWarning,
                 stacklevel=4,
             )
-            shutil.rmtree(entry, ignore_errors=True)
-    result = fit_teacher(teacher, X, y, X_aux)
-    try:
-        _write_entry(entry, key, *result)
-    except Exception as exc:  # a full disk or a module that cannot be saved
-        warnings.warn(
-            f"Could not cache the fitted teacher in {entry} ({exc}).",
-            TeacherCacheWarning,
-            stacklevel=4,
-        )
     return result

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ._base import is_dask_collection
 from .uncertainty import DIRICHLET_MEASURES
 
 __all__: list[str] = []
@@ -110,14 +111,17 @@ def predict_uncertainty(estimator: Any, X: Any, measure: str | None = None) -> A
         :class:`~skend2.EnsembleDistiller` or
         :class:`~skend2.PriorNetworkDistiller`, bare or as the last step.
     X : array-like of shape (n_samples, ...)
-        Inputs, in the space of the Pipeline's first step.
+        Inputs, in the space of the Pipeline's first step. A Dask array
+        (chunked along its rows) gives Dask arrays, computed block by block on
+        the workers with the estimator shipped once (``pip install
+        skend2[dask]``).
     measure : str, default=None
         One measure (e.g. ``"knowledge"``); ``None`` returns all of them.
 
     Returns
     -------
     uncertainty : Bunch of ndarray of shape (n_samples,), or one ndarray
-        As the final step's ``predict_uncertainty``.
+        As the final step's ``predict_uncertainty`` (Dask arrays for a Dask X).
 
     Raises
     ------
@@ -140,6 +144,12 @@ def predict_uncertainty(estimator: Any, X: Any, measure: str | None = None) -> A
     >>> predict_uncertainty(pipe, X[:3], measure="knowledge").shape
     (3,)
     """
+    if is_dask_collection(X):
+        # The whole Pipeline goes to the workers: each block is transformed
+        # and scored there.
+        from ._dask import predict_uncertainty as dask_predict_uncertainty
+
+        return dask_predict_uncertainty(estimator, X, measure)
     final, Xt = final_step(estimator, X)
     if not hasattr(final, "predict_uncertainty"):
         raise TypeError(

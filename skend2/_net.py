@@ -136,13 +136,21 @@ class _Net(NeuralNet):
         return step
 
 
-def merge_histories(histories: list[History]) -> History:
+def merge_histories(
+    histories: list[History],
+    weights: list[float] | None = None,
+    prefix: str = "member",
+) -> History:
     """One history for members trained one by one: an epoch row per epoch.
 
     Each row has the mean over members of every numeric column they share
     (``train_loss``, ``valid_loss``, ...; ``dur`` is summed, the members' time)
-    and the per-member values as ``member_<column>`` lists.
+    and the per-member values as ``member_<column>`` lists. Histories of groups
+    of members pass the group sizes as ``weights`` (a weighted mean: the mean
+    over all members) and ``prefix="group"`` (``group_<column>`` lists).
     """
+    if weights is None:
+        weights = [1.0] * len(histories)
     merged = History()
     for rows in zip(*histories):
         merged.new_epoch()
@@ -152,7 +160,9 @@ def merge_histories(histories: list[History]) -> History:
             values = [r[key] for r in rows]
             if not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
                 continue
-            total = float(np.sum(values))
-            merged.record(key, total if key == "dur" else total / len(values))
-            merged.record(f"member_{key}", [float(v) for v in values])
+            if key == "dur":
+                merged.record(key, float(np.sum(values)))
+            else:
+                merged.record(key, float(np.average(values, weights=weights)))
+            merged.record(f"{prefix}_{key}", [float(v) for v in values])
     return merged

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import sys
 import warnings
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
@@ -41,9 +45,15 @@ class MemberCrossEntropy(nn.Module):
         batch, n_members, n_classes = logits.shape
         if target.dim() == 1:
             target = target[:, None].expand(batch, n_members)
+        # Member-major rows: the fused module's logits are a (batch, M) view of
+        # (M, batch) storage, so the gradient then reaches every member's
+        # layers as one contiguous block, and the reductions of the backward
+        # pass (a bias gradient sums over the batch) add in an order that does
+        # not depend on how many members are fused together. That is what makes
+        # groups of members (n_groups) bit-identical to the whole ensemble.
         loss = F.cross_entropy(
-            logits.reshape(-1, n_classes),
-            target.reshape(-1),
+            logits.transpose(0, 1).reshape(-1, n_classes),
+            target.transpose(0, 1).reshape(-1),
             label_smoothing=self.label_smoothing,
         )
         return loss * n_members
@@ -67,6 +77,166 @@ def _fit_member(estimator: DeepEnsembleClassifier, X, y, member, index: int, see
         )
         estimator._train(net, X, y, y)
     return net.module_.cpu(), net.history
+
+
+def _group_bounds(n_members: int, n_groups: int) -> list[tuple[int, int]]:
+    """Contiguous (start, stop) member ranges, sizes differing by at most one."""
+    sizes = [len(a) for a in np.array_split(np.arange(n_members), n_groups)]
+    stops = np.cumsum(sizes).tolist()
+    return list(zip([0, *stops[:-1]], stops))
+
+
+def _inside_dask_worker() -> bool:
+    """True in a task of a dask.distributed worker (without importing dask)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except (ValueError, AttributeError):
+        return False
+    return True
+
+
+def _has_stochastic_layers(module: nn.Module) -> bool:
+    return any(
+        isinstance(sub, nn.modules.dropout._DropoutNd) and sub.p > 0
+        for sub in module.modules()
+    )
+
+
+def _state_to_cpu(state: dict) -> dict:
+    """An optimiser state dict with its tensors on the CPU (to travel by pickle)."""
+    return {
+        "state": {
+            i: {k: v.cpu() if torch.is_tensor(v) else v for k, v in entry.items()}
+            for i, entry in state["state"].items()
+        },
+        "param_groups": copy.deepcopy(state["param_groups"]),
+    }
+
+
+def _is_per_member(value: Any) -> bool:
+    return torch.is_tensor(value) and value.dim() > 0
+
+
+def _split_optimizer_state(state: dict, bounds: list[tuple[int, int]]) -> list[dict]:
+    """The optimiser state of a fused ensemble, cut into its groups' states.
+
+    An element-wise optimiser (what fused training requires) keeps per-parameter
+    tensors stacked like the parameters, members along the first axis, and
+    scalars (Adam's ``step``) that all members share.
+    """
+    state = _state_to_cpu(state)
+    return [
+        {
+            "state": {
+                i: {
+                    k: v[start:stop].clone()
+                    if _is_per_member(v)
+                    else (v.clone() if torch.is_tensor(v) else copy.deepcopy(v))
+                    for k, v in entry.items()
+                }
+                for i, entry in state["state"].items()
+            },
+            "param_groups": copy.deepcopy(state["param_groups"]),
+        }
+        for start, stop in bounds
+    ]
+
+
+def _merge_optimizer_states(states: list[dict], sizes: list[int]) -> dict:
+    """The groups' optimiser states as the state of one fused ensemble."""
+    merged: dict = {}
+    for i, entry in states[0]["state"].items():
+        merged[i] = {}
+        for key, value in entry.items():
+            values = [s["state"][i][key] for s in states]
+            if _is_per_member(value):
+                if any(v.shape[0] != n for v, n in zip(values, sizes)):
+                    raise ValueError(
+                        f"The optimiser's state {key!r} is not stacked by member, "
+                        "so groups of members cannot be gathered into one "
+                        "ensemble; fused training needs an element-wise optimiser "
+                        "(SGD, Adam, ...). Use n_groups=1."
+                    )
+                merged[i][key] = torch.cat(values)
+            elif any(
+                not (torch.equal(v, value) if torch.is_tensor(v) else v == value)
+                for v in values
+            ):
+                raise ValueError(
+                    f"The optimiser's state {key!r} differs between the groups of "
+                    "members, so they cannot be gathered into one ensemble; use "
+                    "n_groups=1."
+                )
+            else:
+                merged[i][key] = value
+    return {"state": merged, "param_groups": states[0]["param_groups"]}
+
+
+class _Pickled:
+    """Torch objects on their way to or from a joblib task, pickled as one object.
+
+    Dask's serialisers take torch tensors and modules apart one by one (as
+    NumPy arrays); the skeleton of a :class:`StackedEnsemble`, on the meta
+    device, does not survive that. Wrapped, everything goes through pickle
+    (and ``StackedEnsemble.__getstate__``), as with loky.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _fit_group(
+    estimator: DeepEnsembleClassifier,
+    X: np.ndarray,
+    y: np.ndarray,
+    group: _Pickled,
+    bounds: tuple[int, int],
+    seed: int,
+    iterator_seed: int,
+):
+    """Train members ``start`` to ``stop - 1`` fused, as a group; a joblib task.
+
+    Everything a member sees is what it sees in the ensemble fused as a whole:
+    its initialisation (drawn for the whole ensemble before the groups are
+    formed), its columns of the ensemble's minibatches (``member=slice(...)``),
+    and an element-wise optimiser. ``group`` holds the group's
+    :class:`StackedEnsemble` and, to continue a warm start, its optimiser state
+    and the history so far (else None). Returns the trained group, its
+    optimiser state and the new rows of its history.
+    """
+    module, optimizer_state, history = group.value
+    start, stop = bounds
+    n_members = estimator.n_members
+    with (
+        estimator._torch_threads(),
+        estimator._seeded(seed),
+        interrupts_propagate(),
+    ):
+        net = estimator._make_net(
+            module,
+            seed=iterator_seed,
+            n_members=n_members,
+            member=slice(start, stop),
+            loss_scale=stop - start,
+            stage=f"members {start + 1}-{stop} of {n_members} (fused)",
+        )
+        before = 0
+        if optimizer_state is not None:
+            net.initialize()
+            net.optimizer_.load_state_dict(optimizer_state)
+            net.history = copy.deepcopy(history)
+            before = len(history)
+        estimator._train(net, X, y, y)
+    return _Pickled(
+        (
+            net.module_.cpu(),
+            _state_to_cpu(net.optimizer_.state_dict()),
+            list(net.history)[before:],
+        )
+    )
 
 
 class DeepEnsembleClassifier(BaseNeuralClassifier):
@@ -111,11 +281,29 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``skorch.callbacks.LRScheduler``).
     training : {"auto", "fused", "sequential"}, default="auto"
-        ``"fused"`` trains all members in one vectorised pass; ``"sequential"``
-        trains them one after another with joblib (``n_jobs`` workers, any joblib
+        ``"fused"`` trains all members in one vectorised pass (or, with several
+        ``n_groups``, one vectorised pass per group); ``"sequential"`` trains
+        them one after another with joblib (``n_jobs`` workers, any joblib
         backend); ``"auto"`` fuses unless the architecture cannot be vectorised.
+    n_groups : int or None, default=None
+        Fused training split into this many groups of consecutive members, each
+        group trained fused in its own joblib task (``n_jobs`` workers, any
+        joblib backend: loky, threading, Dask, Ray), then gathered into one
+        fused ensemble. ``None`` is one group per joblib worker
+        (``joblib.effective_n_jobs(n_jobs)``, at most ``n_members``): one group,
+        the plain fused fit, unless ``n_jobs`` or a backend such as
+        ``joblib.parallel_backend("dask")`` provides more workers; inside a
+        task of a Dask worker (a grid search on a cluster) it is one group, so
+        that nested fits do not compete for the workers. A member's
+        initialisation, minibatches and updates depend only on
+        ``random_state`` and its index, so the fitted members are bit for bit
+        those of ``n_groups=1`` on CPU (torch randomness inside training,
+        dropout, is drawn per group: with dropout the result is reproducible
+        for a given ``n_groups`` only, and a warning says so). Applies to fused
+        training only.
     n_jobs : int or None, default=None
-        Joblib workers for ``training="sequential"``.
+        Joblib workers for the groups of ``n_groups`` and for
+        ``training="sequential"``.
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
     n_threads : int or None, default=1
@@ -162,10 +350,15 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         (batch, M, K).
     training_ : str
         ``"fused"`` or ``"sequential"``: how the members were trained.
+    n_groups_ : int
+        The number of joblib tasks the members were trained in: the groups of a
+        fused fit (1 for a plain fused fit), ``n_members`` when sequential.
     history_ : skorch.History
         ``net_.history``: one row per epoch. ``train_loss`` is the mean of the
         members' losses; members trained sequentially add ``member_train_loss``
-        (and ``member_valid_loss``, ...), a list with each member's value.
+        (and ``member_valid_loss``, ...), a list with each member's value, and
+        groups of members (``n_groups``) add ``group_train_loss``, ..., each
+        group's mean.
 
     See Also
     --------
@@ -211,6 +404,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         train_split=None,
         callbacks: list | None = None,
         training: str = "auto",
+        n_groups: int | None = None,
         n_jobs: int | None = None,
         device: str = "cpu",
         n_threads: int | None = 1,
@@ -228,6 +422,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         self.train_split = train_split
         self.callbacks = callbacks
         self.training = training
+        self.n_groups = n_groups
         self.n_jobs = n_jobs
         self.device = device
         self.n_threads = n_threads
@@ -240,6 +435,7 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         **BaseNeuralClassifier._parameter_constraints,
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "training": [StrOptions({"auto", "fused", "sequential"})],
+        "n_groups": [None, Interval(Integral, 1, None, closed="left")],
         "n_jobs": [
             None,
             Interval(Integral, None, -1, closed="right"),
@@ -291,11 +487,33 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
                 "warm_start=True needs the same input shape and classes as the "
                 "previous fit."
             )
+        if warm and self.net_.module_.n_members != self.n_members:
+            raise ValueError(
+                "warm_start=True continues the fitted members, but n_members "
+                f"changed from {self.net_.module_.n_members} to {self.n_members}; "
+                "set warm_start=False to fit a new ensemble."
+            )
         self.sample_shape_ = sample_shape
         seed = self._draw_seed()
         if warm:
-            with self._seeded(seed):
-                self._train(self.net_, X, y_encoded, y_encoded)
+            previous_net = self.net_
+            members = previous_net.module_.members()
+            n_groups = self._resolve_n_groups("fused", members[0])
+            self.n_groups_ = n_groups
+            if n_groups == 1:
+                with self._seeded(seed):
+                    self._train(self.net_, X, y_encoded, y_encoded)
+                return
+            self.net_ = self._fit_groups(
+                X,
+                y_encoded,
+                members,
+                n_groups,
+                seed,
+                iterator_seed=previous_net.iterator_train__seed,
+                optimizer_state=previous_net.optimizer_.state_dict(),
+                history=previous_net.history,
+            )
             return
 
         with self._seeded(seed):
@@ -319,8 +537,12 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
                 "normalisation layers that update running statistics); use "
                 "training='sequential' or 'auto'."
             )
+        n_groups = self._resolve_n_groups(training, members[0])
         self.training_ = training
-        if training == "fused":
+        self.n_groups_ = n_groups
+        if training == "sequential":
+            self.net_ = self._fit_sequential(X, y_encoded, members, seed)
+        elif n_groups == 1:
             with self._seeded(seed):
                 module = StackedEnsemble(members, sample_ndim=len(sample_shape))
                 self.net_ = self._make_net(
@@ -332,7 +554,117 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
                 )
                 self._train(self.net_, X, y_encoded, y_encoded)
         else:
-            self.net_ = self._fit_sequential(X, y_encoded, members, seed)
+            self.net_ = self._fit_groups(
+                X, y_encoded, members, n_groups, seed, iterator_seed=seed
+            )
+
+    def _resolve_n_groups(self, training: str, member: nn.Module) -> int:
+        """How many joblib tasks train the members (``n_groups`` resolved)."""
+        if training == "sequential":
+            if self.n_groups is not None:
+                raise ValueError(
+                    f"n_groups={self.n_groups} applies to fused training, but "
+                    "these members are trained sequentially (training="
+                    f"{self.training!r}), each in its own joblib task (n_jobs "
+                    "workers); leave n_groups=None."
+                )
+            return self.n_members
+        if self.n_groups is not None:
+            if self.n_groups > self.n_members:
+                raise ValueError(
+                    f"n_groups={self.n_groups} is more than n_members="
+                    f"{self.n_members}; a group needs at least one member."
+                )
+            n_groups = int(self.n_groups)
+        elif _inside_dask_worker():
+            n_groups = 1
+        else:
+            n_groups = max(1, min(self.n_members, effective_n_jobs(self.n_jobs)))
+        if n_groups > 1 and _has_stochastic_layers(member):
+            warnings.warn(
+                f"{type(self).__name__}: the members have dropout, whose masks "
+                f"are drawn per group of members; the fit in {n_groups} groups is "
+                "reproducible for this n_groups, but not bit for bit the fit in "
+                "one group.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return n_groups
+
+    def _fit_groups(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        members: list[nn.Module],
+        n_groups: int,
+        seed: int,
+        *,
+        iterator_seed: int,
+        optimizer_state: dict | None = None,
+        history: History | None = None,
+    ):
+        """Groups of members trained fused in joblib tasks, gathered into one net.
+
+        The gathered net is what a fused fit in one group gives: one
+        :class:`StackedEnsemble` of all members (in order), the optimiser
+        state of all of them (so ``warm_start`` continues it) and one history.
+        """
+        bounds = _group_bounds(self.n_members, n_groups)
+        sample_ndim = len(self.sample_shape_)
+        states = (
+            [None] * n_groups
+            if optimizer_state is None
+            else _split_optimizer_state(optimizer_state, bounds)
+        )
+        # Tasks get an unfitted copy each: parameters only, their own callbacks.
+        # Threads (joblib's threading backend) share torch's global RNG: the
+        # outer fork restores the caller's state whatever order they end in.
+        with self._seeded(seed):
+            results = Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_group)(
+                    clone(self),
+                    X,
+                    y,
+                    _Pickled(
+                        (
+                            StackedEnsemble(
+                                members[start:stop], sample_ndim=sample_ndim
+                            ),
+                            state,
+                            history,
+                        )
+                    ),
+                    (start, stop),
+                    # torch's own randomness (dropout) differs between groups; the
+                    # first group is seeded as the fit in one group.
+                    seed + start,
+                    iterator_seed,
+                )
+                for (start, stop), state in zip(bounds, states)
+            )
+        results = [result.value for result in results]
+        sizes = [stop - start for start, stop in bounds]
+        module = StackedEnsemble(
+            [m for group, _, _ in results for m in group.members()],
+            sample_ndim=sample_ndim,
+        )
+        net = self._make_net(
+            module,
+            seed=iterator_seed,
+            n_members=self.n_members,
+            loss_scale=self.n_members,
+            stage=f"{type(self).__name__} ({self.n_members} members, fused)",
+        )
+        net.initialize()
+        net.optimizer_.load_state_dict(
+            _merge_optimizer_states([state for _, state, _ in results], sizes)
+        )
+        rows = merge_histories(
+            [History(rows) for _, _, rows in results], weights=sizes, prefix="group"
+        )
+        net.history = History([*(history or []), *rows])
+        self.interrupted_epoch_ = None
+        return net
 
     def _fit_sequential(self, X, y, members, seed: int):
         """Members trained one by one, gathered into one net with one history."""
@@ -361,7 +693,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Returns
         -------
         logits : ndarray of shape (n_samples, n_members, n_classes)
-            Float32 logits, in the order of ``classes_``.
+            Float32 logits, in the order of ``classes_`` (a Dask array for a
+            Dask array X, computed block by block).
         """
         return self._predict_batches(X, lambda z: z)
 
@@ -376,7 +709,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_members, n_classes)
-            Each member's softmax output, in the order of ``classes_``.
+            Each member's softmax output, in the order of ``classes_`` (a Dask
+            array for a Dask array X, computed block by block).
         """
         return self._predict_batches(X, lambda z: torch.softmax(z.double(), dim=-1))
 
@@ -391,7 +725,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            The ensemble's predictive distribution, in the order of ``classes_``.
+            The ensemble's predictive distribution, in the order of ``classes_``
+            (a Dask array for a Dask array X, computed block by block).
         """
         return self._predict_batches(
             X, lambda z: torch.softmax(z.double(), dim=-1).mean(dim=1)

@@ -319,3 +319,113 @@ def test_digits_ensemble_beats_single_member_and_detects_ood(digits, digits_ense
         digits_ensemble.predict_uncertainty(digits.X_ood, "knowledge"),
     )
     assert auroc >= 0.93
+
+
+# -- members in groups (n_groups): any joblib backend -----------------------------
+def assert_same_members(a, b, X):
+    for (name, pa), (_, pb) in zip(
+        a.module_.state_dict().items(), b.module_.state_dict().items()
+    ):
+        assert torch.equal(pa, pb), name
+    np.testing.assert_array_equal(
+        a.predict_member_logits(X), b.predict_member_logits(X)
+    )
+
+
+@pytest.mark.parametrize(
+    "backend, params",
+    [
+        ("threading", {"n_groups": 2}),
+        ("threading", {"n_groups": 3}),  # groups of 2, 1, 1 members
+        ("loky", {"n_jobs": 2}),  # one group per worker
+    ],
+)
+def test_groups_of_members_equal_the_fused_fit(iris, backend, params):
+    from joblib import parallel_backend
+
+    X, y = iris
+    local = small(n_members=4, batch_size=32).fit(X, y)
+    with parallel_backend(backend):
+        grouped = small(n_members=4, batch_size=32, **params).fit(X, y)
+    assert grouped.training_ == "fused" and local.n_groups_ == 1
+    assert grouped.n_groups_ == params.get("n_groups", 2)
+    assert type(grouped.module_) is type(local.module_)
+    assert_same_members(local, grouped, X)
+    # The optimiser state is gathered as well, entry for entry.
+    for a, b in zip(
+        local.net_.optimizer_.state_dict()["state"].values(),
+        grouped.net_.optimizer_.state_dict()["state"].values(),
+    ):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    # One history: the mean over all members, and each group's mean.
+    assert len(grouped.history_) == 5
+    assert len(grouped.history_[-1, "group_train_loss"]) == grouped.n_groups_
+    np.testing.assert_allclose(
+        grouped.history_[:, "train_loss"], local.history_[:, "train_loss"], rtol=1e-6
+    )
+
+
+def test_groups_continue_like_the_fused_fit(iris, tmp_path):
+    from skend2 import load, save
+
+    X, y = iris
+    local = small(n_members=4, warm_start=True).fit(X, y)
+    grouped = small(n_members=4, warm_start=True, n_groups=2).fit(X, y)
+    local.fit(X, y)
+    grouped.fit(X, y)  # a warm start in groups again
+    assert_same_members(local, grouped, X)
+    assert [row["epoch"] for row in grouped.history_] == list(range(1, 11))
+    mixed = small(n_members=4, warm_start=True, n_groups=2).fit(X, y)
+    mixed.set_params(n_groups=1).fit(X, y)  # groups first, then fused at once
+    assert_same_members(local, mixed, X)
+    restored = pickle.loads(pickle.dumps(grouped))
+    np.testing.assert_array_equal(restored.predict_proba(X), local.predict_proba(X))
+    save(grouped, tmp_path / "grouped.skend2")
+    loaded = load(tmp_path / "grouped.skend2")
+    np.testing.assert_array_equal(loaded.predict_proba(X), local.predict_proba(X))
+
+
+def test_group_parameter_errors(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="more than n_members"):
+        small(n_members=3, n_groups=4).fit(X, y)
+    with pytest.raises(ValueError, match="applies to fused training"):
+        small(training="sequential", n_groups=2).fit(X, y)
+    with pytest.raises(ValueError, match="applies to fused training"):
+        small(module=BatchNormNet, n_groups=2).fit(X, y)  # auto: sequential
+    assert small(training="sequential").fit(X, y).n_groups_ == 3
+    warm = small(warm_start=True, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="n_members changed from 3 to 4"):
+        warm.set_params(n_members=4).fit(X, y)
+
+
+def test_groups_warn_that_dropout_masks_depend_on_them(iris):
+    X, y = iris
+    with pytest.warns(UserWarning, match="dropout"):
+        a = small(n_groups=2, module__dropout=0.2).fit(X, y)
+    with pytest.warns(UserWarning, match="dropout"):
+        b = small(n_groups=2, module__dropout=0.2).fit(X, y)
+    assert_same_members(a, b, X)  # reproducible for a given n_groups
+
+
+def test_uncertainty_of_a_row_does_not_depend_on_the_rows_with_it(iris):
+    # What lets a Dask block of rows give the NumPy result bit for bit.
+    X, y = iris
+    ens = small().fit(X, y)
+    whole = ens.predict_uncertainty(X)
+    for start, stop in [(0, 40), (40, 80), (7, 150), (149, 150)]:
+        part = ens.predict_uncertainty(X[start:stop])
+        for name in whole:
+            np.testing.assert_array_equal(part[name], whole[name][start:stop])
+
+
+def test_groups_in_threads_leave_the_global_torch_rng_alone(iris):
+    from joblib import parallel_backend
+
+    X, y = iris
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with parallel_backend("threading", n_jobs=3):
+        small(n_groups=3).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
