@@ -73,28 +73,68 @@ from skend2.datasets import (
 )
 from skend2.metrics import evaluate_classifier
 from skend2.modules import MLP, FlatHeadCNN
-from skend2.transfer import GaussianNoise
+from skend2.transfer import FeatureNoise, GaussianNoise, Mixup
 
 # The same memo of predictions that the paper-table benchmark uses (this folder
 # is on sys.path when a benchmark runs as a script).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reproduce_paper import _Memo, machine  # noqa: E402
 
-__all__ = ["END2_VARIANTS", "END_VARIANTS", "SETTINGS", "main", "run"]
+__all__ = [
+    "END2_VARIANTS",
+    "END_VARIANTS",
+    "SETTINGS",
+    "VALIDATION_VARIANTS",
+    "main",
+    "run",
+]
 
 ROOT = Path(__file__).resolve().parent
 DATASETS = ("fashion-mnist", "digits", "vowel", "vehicle", "dna", "shuttle")
 MLBENCH = {"vowel": "Vowel", "vehicle": "Vehicle", "dna": "DNA", "shuttle": "Shuttle"}
 
-#: Extra EnD² rows: row name -> PriorNetworkDistiller parameters set on top of
-#: the defaults (and of the mode's epochs). Add one row per improvement.
-#: (``annealing=None`` was measured on digits, Vowel, Vehicle and DNA: no better
-#: than the default schedule, so it is no longer a row; add it here to compare.)
+#: Extra EnD² rows of the table: row name -> PriorNetworkDistiller parameters
+#: set on top of the defaults (and of the mode's epochs). The defaults are
+#: ``criterion__ce_weight=100`` (for ``loss="nll"``) and ``transfer="auto"``
+#: (FeatureNoise()); these rows take them apart.
 END2_VARIANTS: dict[str, dict[str, Any]] = {
     'EnD² (loss="proxy")': dict(loss="proxy"),
-    "EnD² (transfer=GaussianNoise())": dict(transfer=GaussianNoise()),
+    "EnD² (ce_weight=0)": dict(criterion__ce_weight=0.0),
+    "EnD² (transfer=None)": dict(transfer=None),
+    "EnD² (paper: ce_weight=0, transfer=None)": dict(
+        criterion__ce_weight=0.0, transfer=None
+    ),
+}
+#: Rows measured on the validation splits to choose the defaults (not in the
+#: table; run them by name with ``--validation --models ...``). Every setting
+#: that the defaults would change is explicit.
+VALIDATION_VARIANTS: dict[str, dict[str, Any]] = {
     "EnD² (ce_weight=100, transfer=GaussianNoise())": dict(
         criterion__ce_weight=100.0, transfer=GaussianNoise()
+    ),
+    "EnD² (ce_weight=100, transfer=GaussianNoise(), transfer_weight=0.25)": dict(
+        criterion__ce_weight=100.0, transfer=GaussianNoise(), transfer_weight=0.25
+    ),
+    "EnD² (ce_weight=100, transfer=GaussianNoise(0.5))": dict(
+        criterion__ce_weight=100.0, transfer=GaussianNoise(0.5)
+    ),
+    "EnD² (ce_weight=100, transfer=Mixup())": dict(
+        criterion__ce_weight=100.0, transfer=Mixup()
+    ),
+    "EnD² (transfer=FeatureNoise(flip=0.1))": dict(
+        criterion__ce_weight=100.0, transfer=FeatureNoise(flip=0.1)
+    ),
+    "EnD² (transfer=FeatureNoise(flip=0.03))": dict(
+        criterion__ce_weight=100.0, transfer=FeatureNoise(flip=0.03)
+    ),
+    'EnD² (loss="proxy", transfer=GaussianNoise())': dict(
+        loss="proxy", transfer=GaussianNoise()
+    ),
+    'EnD² (loss="proxy", ce_weight=1, transfer=GaussianNoise())': dict(
+        loss="proxy", criterion__ce_weight=1.0, transfer=GaussianNoise()
+    ),
+    'EnD² (loss="proxy", ce_weight=10, transfer=GaussianNoise())': dict(
+        loss="proxy", criterion__ce_weight=10.0, transfer=GaussianNoise()
     ),
 }
 #: Extra EnD rows, the same way for EnsembleDistiller.
@@ -107,8 +147,8 @@ BASE_MODELS = ("single", "ensemble", "EnD", "EnD²")
 SINGLE_MEASURE = ("single", "EnD")
 
 
-def model_names() -> list[str]:
-    """Every row, in table order."""
+def model_names(validation: bool = False) -> list[str]:
+    """Every row of the table, in table order (and the validation rows)."""
     return [
         "single",
         "ensemble",
@@ -116,12 +156,13 @@ def model_names() -> list[str]:
         *END_VARIANTS,
         "EnD²",
         *END2_VARIANTS,
+        *(VALIDATION_VARIANTS if validation else ()),
     ]
 
 
 def kind(model: str) -> str:
     """The estimator behind a row: single, ensemble, EnD or EnD²."""
-    if model in END2_VARIANTS:
+    if model in END2_VARIANTS or model in VALIDATION_VARIANTS:
         return "EnD²"
     if model in END_VARIANTS:
         return "EnD"
@@ -350,6 +391,7 @@ def make_student(
     if settings.get("student_epochs"):
         params["max_epochs"] = settings["student_epochs"]
     params.update(END2_VARIANTS.get(model, {}))
+    params.update(VALIDATION_VARIANTS.get(model, {}))
     params.update(END_VARIANTS.get(model, {}))
     cls = PriorNetworkDistiller if kind(model) == "EnD²" else EnsembleDistiller
     return cls(FrozenEstimator(ensemble), **params)
@@ -494,7 +536,9 @@ def panel_summary(blocks: dict[str, dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     datasets = [d for d, b in blocks.items() if "summary" in b]
     rows = {m for d in datasets for m in blocks[d]["summary"]}
-    for model in [m for m in model_names() if m in rows and kind(m) == "EnD²"]:
+    for model in [
+        m for m in model_names(validation=True) if m in rows and kind(m) == "EnD²"
+    ]:
         per_set: dict[str, dict[str, Any]] = {}
         for dataset in datasets:
             s = blocks[dataset]["summary"]
@@ -672,7 +716,9 @@ def run(
             "seeds": seeds,
             "models": models,
             "end2_variants": {
-                k: END2_VARIANTS[k] for k in models if k in END2_VARIANTS
+                k: {**END2_VARIANTS, **VALIDATION_VARIANTS}[k]
+                for k in models
+                if k in END2_VARIANTS or k in VALIDATION_VARIANTS
             },
             "end_variants": {k: END_VARIANTS[k] for k in models if k in END_VARIANTS},
             "machine": machine(),
@@ -778,7 +824,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--models", nargs="+", default=None,
-        help="rows to run (default: all): " + ", ".join(model_names())
+        help="rows to run (default: the table's): " + ", ".join(model_names())
+        + "; and, to choose settings: " + ", ".join(VALIDATION_VARIANTS)
         + "; the ensemble is always fitted (it is the teacher)",
     )  # fmt: skip
     parser.add_argument(
@@ -830,8 +877,8 @@ def main(argv: list[str] | None = None) -> int:
         merge(args.merge, args.output)
         return 0
 
-    names = model_names()
-    models = names if args.models is None else args.models
+    names = model_names(validation=True)
+    models = model_names() if args.models is None else args.models
     unknown = [m for m in models if m not in names]
     if unknown:
         parser.error(f"unknown rows {unknown}; choose from {names}")

@@ -145,6 +145,13 @@ def _is_skend2_estimator(obj: Any) -> bool:
     )
 
 
+def _is_skend2_component(obj: Any) -> bool:
+    """A scikit-learn style helper defined in skend2 (not an estimator)."""
+    return isinstance(obj, BaseEstimator) and type(obj).__module__.split(".")[0] == (
+        "skend2"
+    )
+
+
 def _is_tag(key: Any) -> bool:
     return isinstance(key, str) and key.startswith("__") and key.endswith("__")
 
@@ -251,8 +258,15 @@ class _Writer:
         ident, seen = self._memo(obj)
         if seen:
             return {"__ref__": ident}
-        params = self.value(_constructor_params(obj, path), path)
-        return {"__object__": {**_ref(type(obj), path), "id": ident, "params": params}}
+        spec = {**_ref(type(obj), path), "id": ident}
+        if _is_skend2_component(obj) and _fitted_attributes(obj):
+            # A fitted helper of skend2 (a transfer generator's statistics):
+            # its parameters and its fitted attributes, plain values only.
+            spec["params"] = self.value(obj.get_params(deep=False), path)
+            spec["fitted"] = self.value(_fitted_attributes(obj), path)
+            return {"__object__": spec}
+        spec["params"] = self.value(_constructor_params(obj, path), path)
+        return {"__object__": spec}
 
     def _array(self, array: np.ndarray, path: str) -> dict:
         kind = array.dtype.kind
@@ -435,7 +449,21 @@ class _Reader:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Cannot rebuild {cls.__name__} at {path}: {exc}") from exc
         self.objects[node.get("id")] = obj
+        if node.get("fitted") is not None:
+            if not (issubclass(cls, BaseEstimator) and _is_skend2_component(obj)):
+                raise _corrupt(f"fitted attributes of {cls.__name__} at {path}.")
+            self._set_fitted(obj, node["fitted"], path)
         return obj
+
+    def _set_fitted(self, obj: Any, node: Any, path: str) -> None:
+        fitted = self.value(node, path) or {}
+        if not isinstance(fitted, dict) or not all(type(k) is str for k in fitted):
+            raise _corrupt(f"malformed fitted attributes at {path}.")
+        for name, attribute in fitted.items():
+            valid = name.isidentifier() and name.endswith("_") and name[0] != "_"
+            if not valid or name == "net_":
+                raise _corrupt(f"a fitted attribute named {name!r} at {path}.")
+            setattr(obj, name, attribute)
 
     def _estimator(self, node, path):
         cls, params = self._build(node, path)
@@ -449,14 +477,7 @@ class _Reader:
             est._validate_params()
         except (TypeError, ValueError) as exc:
             raise _corrupt(f"invalid parameters at {path}: {exc}") from exc
-        fitted = self.value(node.get("fitted"), path) or {}
-        if not isinstance(fitted, dict) or not all(type(k) is str for k in fitted):
-            raise _corrupt(f"malformed fitted attributes at {path}.")
-        for name, attribute in fitted.items():
-            valid = name.isidentifier() and name.endswith("_") and name[0] != "_"
-            if not valid or name == "net_":
-                raise _corrupt(f"a fitted attribute named {name!r} at {path}.")
-            setattr(est, name, attribute)
+        self._set_fitted(est, node.get("fitted"), path)
         if node.get("net") is not None:
             from ._rebuild import rebuild_net
 

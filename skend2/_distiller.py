@@ -27,7 +27,7 @@ from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
 from .ensemble import DeepEnsembleClassifier
 from .modules import build_module
-from .transfer import OnlineTeacher
+from .transfer import FeatureNoise, OnlineTeacher
 
 __all__: list[str] = []
 
@@ -35,6 +35,11 @@ __all__: list[str] = []
 def _auto_annealing() -> TemperatureAnnealing:
     """The schedule that ``annealing="auto"`` stands for: a new one each time."""
     return TemperatureAnnealing()
+
+
+def _auto_transfer() -> FeatureNoise:
+    """The generator that ``transfer="auto"`` stands for: a new one each time."""
+    return FeatureNoise()
 
 
 def _fit_teacher(teacher, X, y, X_aux):
@@ -129,7 +134,7 @@ class _BaseDistiller(BaseNeuralClassifier):
             ),
         ],
         "annealing": [None, StrOptions({"auto"}), callable],
-        "transfer": [None, HasMethods(["fit", "sample"])],
+        "transfer": [None, StrOptions({"auto"}), HasMethods(["fit", "sample"])],
         "transfer_weight": [Interval(Real, 0, 1, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
         "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
@@ -138,6 +143,8 @@ class _BaseDistiller(BaseNeuralClassifier):
     def _nested_default(self, name: str) -> Any:
         if name == "annealing" and self.annealing == "auto":
             return _auto_annealing()
+        if name == "transfer" and self.transfer == "auto":
+            return _auto_transfer()
         return None
 
     def _validate_params(self) -> None:
@@ -160,6 +167,12 @@ class _BaseDistiller(BaseNeuralClassifier):
         if isinstance(self.annealing, str):
             return _auto_annealing()
         return self.annealing
+
+    def _resolve_transfer(self):
+        """The generator used by ``fit``: ``"auto"`` resolved, or None."""
+        if isinstance(self.transfer, str):
+            return _auto_transfer()
+        return None if self.transfer is None else clone(self.transfer)
 
     def _teacher_outputs(self, X, y, X_aux):
         """The fitted teacher and its members' logits on X (and X_aux)."""
@@ -258,9 +271,8 @@ class _BaseDistiller(BaseNeuralClassifier):
         with self._seeded(seed):
             if not warm:
                 self.annealing_ = self._resolve_annealing()
-                self.transfer_ = (
-                    None if self.transfer is None else clone(self.transfer).fit(X)
-                )
+                transfer = self._resolve_transfer()
+                self.transfer_ = None if transfer is None else transfer.fit(X)
                 student = self._build_student(teacher, sample_shape)
                 self._check_module_output(student, X)
                 self.net_ = self._make_net(
@@ -268,9 +280,7 @@ class _BaseDistiller(BaseNeuralClassifier):
                     seed=seed,
                     extra_callbacks=self._student_callbacks(),
                     stage=f"{type(self).__name__} student",
-                    net_class=_DistillationNet,
-                    transfer=self.transfer_,
-                    transfer_weight=self.transfer_weight,
+                    **self._net_options(),
                 )
             if self.transfer_ is not None:
                 self.net_.online_teacher = OnlineTeacher(teacher, self.device)
@@ -279,6 +289,14 @@ class _BaseDistiller(BaseNeuralClassifier):
             finally:
                 # The teacher's copy is needed only while training.
                 self.net_.online_teacher = None
+
+    def _net_options(self) -> dict[str, Any]:
+        """The student net's class and transfer settings (also for loading)."""
+        return dict(
+            net_class=_DistillationNet,
+            transfer=self.transfer_,
+            transfer_weight=self.transfer_weight,
+        )
 
     def _build_student(self, teacher, sample_shape) -> nn.Module:
         """The student network: ``module``, or else the teacher's architecture."""

@@ -42,6 +42,11 @@ def _builder(est: Any) -> Callable[[Any], tuple[torch.nn.Module, dict]]:
     from ._distiller import _BaseDistiller
     from .ensemble import DeepEnsembleClassifier
 
+    # An estimator that rebuilds its own skeleton (the regressors).
+    own = getattr(type(est), "_rebuild_module", None)
+    if callable(own):
+        return own
+
     for cls, builder in (
         (DeepEnsembleClassifier, _ensemble_module),
         (_BaseDistiller, _student_module),
@@ -97,6 +102,7 @@ def rebuild_net(est: Any, spec: Any, reader: Any, path: str) -> Any:
             member=_optional_int(spec.get("member"), "member index", path),
             loss_scale=loss_scale,
             extra_callbacks=callbacks,
+            **getattr(est, "_net_options", dict)(),
         )
         net.initialize()
     except (AttributeError, TypeError, ValueError, KeyError) as exc:

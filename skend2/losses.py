@@ -331,6 +331,7 @@ def proxy_dirichlet_loss(
     eps: float = 1e-8,
     reduction: str = "mean",
     normalize: bool = True,
+    ce_weight: float = 0.0,
 ) -> torch.Tensor:
     r"""Proxy-Dirichlet loss: reverse KL to a Dirichlet fitted to the ensemble.
 
@@ -369,6 +370,11 @@ def proxy_dirichlet_loss(
     normalize : bool, default=True
         Divide each input's KL by its target precision β₀ (the authors'
         normalisation); ``False`` gives the plain reverse KL.
+    ce_weight : float, default=0.0
+        Weight λ of the cross-entropy from the ensemble's mean π̄ to the
+        student's Dirichlet mean α/α₀ (same temperature) added to the loss:
+        ``kl + λ·ce``, as ``ce_weight`` of :func:`dirichlet_nll_loss`. 0 is the
+        authors' loss.
 
     Returns
     -------
@@ -445,6 +451,9 @@ def proxy_dirichlet_loss(
     kl = kl.clamp(min=0.0)
     if normalize:
         kl = kl / target_sum
+    if ce_weight:
+        log_mean = torch.log(alphas) - torch.log(precision).unsqueeze(-1)
+        kl = kl - float(ce_weight) * (mean_probs * log_mean).sum(-1)
     return _reduce(temperature**2 * kl, reduction, student_logits.dtype)
 
 
@@ -616,6 +625,9 @@ class ProxyDirichletLoss(_TemperedLoss):
     normalize : bool, default=True
         Divide each input's KL by its target precision (see
         :func:`proxy_dirichlet_loss`).
+    ce_weight : float, default=0.0
+        Weight of the cross-entropy to the ensemble's mean added to the loss
+        (see :func:`proxy_dirichlet_loss`); ``criterion__ce_weight``.
 
     Attributes
     ----------
@@ -653,6 +665,7 @@ class ProxyDirichletLoss(_TemperedLoss):
         eps: float = 1e-8,
         reduction: str = "mean",
         normalize: bool = True,
+        ce_weight: float = 0.0,
     ) -> None:
         super().__init__(
             temperature=temperature,
@@ -660,4 +673,5 @@ class ProxyDirichletLoss(_TemperedLoss):
             eps=eps,
             reduction=reduction,
             normalize=normalize,
+            ce_weight=ce_weight,
         )

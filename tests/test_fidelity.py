@@ -1,9 +1,12 @@
 """Fidelity of EnD² to its ensemble on real data, pinned on a fast subset.
 
 The full panel is ``benchmarks/fidelity.py`` (results in docs/benchmarks.md);
-these tests pin, with fixed seeds, what a regression would lose: the
+these tests pin, with fixed seeds, what a regression would lose: the defaults
+(``criterion__ce_weight=100``, ``transfer="auto"``) keep the ensemble's OOD
+detection on Fashion-MNIST where the paper's loss alone loses it, the
 Proxy-Dirichlet loss normalised by its target precision keeps EnD²'s accuracy
-where the plain reverse KL loses it, and EnD² keeps the ensemble's OOD detection.
+where the plain reverse KL loses it, and EnD² keeps the ensemble's OOD detection
+on Vehicle.
 """
 
 import numpy as np
@@ -12,7 +15,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import StandardScaler
 
 from skend2 import DeepEnsembleClassifier, PriorNetworkDistiller
-from skend2.datasets import load_mlbench_ood
+from skend2.datasets import load_fashion_mnist_ood, load_mlbench_ood
 from skend2.metrics import ood_detection_auroc
 
 
@@ -69,4 +72,48 @@ def test_end2_keeps_the_ensembles_ood_detection_on_vehicle(vehicle):
     assert (
         _error(student, d.X_test, d.y_test)
         <= _error(d.teacher, d.X_test, d.y_test) + 2.0
+    )
+
+
+@pytest.mark.slow
+def test_defaults_keep_the_ensembles_ood_detection_on_fashion_mnist():
+    # 1,000 training images, the default MLP on the pixels. Measured: ensemble
+    # error 20.2 %, knowledge AUROC against MNIST 0.876; the paper's EnD²
+    # (criterion__ce_weight=0, transfer=None) 19.5 % and 0.786 (90 % of the
+    # ensemble's: it learns nothing off the training images, where the members
+    # agree); the defaults 19.6 % and 0.893. On the full panel (10,000
+    # images): 0.72 -> 0.90 against the ensemble's 0.90.
+    try:
+        data = load_fashion_mnist_ood(
+            n_train=1000, n_test=1000, n_ood=1000, random_state=0
+        )
+    except (FileNotFoundError, ImportError) as exc:
+        pytest.skip(f"Fashion-MNIST / MNIST data not available: {exc}")
+    X_train, X_test, X_ood = (
+        data[k].reshape(len(data[k]), -1) for k in ("X_train", "X_test", "X_ood")
+    )
+    with pytest.warns(UserWarning, match="unscaled"):
+        teacher = DeepEnsembleClassifier(max_epochs=60, random_state=0).fit(
+            X_train, data.y_train
+        )
+
+    def fit(**kwargs):
+        with pytest.warns(UserWarning, match="unscaled"):
+            return PriorNetworkDistiller(
+                FrozenEstimator(teacher), max_epochs=100, random_state=0, **kwargs
+            ).fit(X_train, data.y_train)
+
+    def knowledge_auroc(model):
+        return ood_detection_auroc(
+            model.predict_uncertainty(X_test, "knowledge"),
+            model.predict_uncertainty(X_ood, "knowledge"),
+        )
+
+    ensemble = knowledge_auroc(teacher)
+    defaults = fit()
+    paper = fit(criterion__ce_weight=0.0, transfer=None)
+    assert knowledge_auroc(defaults) >= 0.97 * ensemble
+    assert knowledge_auroc(defaults) >= knowledge_auroc(paper) + 0.06
+    assert _error(defaults, X_test, data.y_test) <= (
+        _error(teacher, X_test, data.y_test) + 1.0
     )

@@ -398,3 +398,28 @@ def test_nll_with_cross_entropy_term(temperature):
         temperature=temperature, ce_weight=100.0, reduction="none"
     )
     torch.testing.assert_close(module(student, teacher), both)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_proxy_with_cross_entropy_term(temperature):
+    # kl + λ·ce, with ce from the (smoothed) ensemble mean to the student's
+    # Dirichlet mean α/α₀, α = exp(z/T) + 1; the T² factor covers both.
+    student, teacher = _random_logits(5, batch_size=16)
+    kl = proxy_dirichlet_loss(
+        student, teacher, temperature=temperature, reduction="none"
+    )
+    both = proxy_dirichlet_loss(
+        student, teacher, temperature=temperature, reduction="none", ce_weight=10.0
+    )
+    probs = torch.softmax(teacher / temperature, -1)
+    probs = (1 - 1e-3) * probs + 1e-3 / probs.shape[-1]  # the default smoothing
+    alphas = torch.exp(student / temperature) + 1.0
+    mean = alphas / alphas.sum(-1, keepdim=True)
+    ce = -(probs.mean(1) * torch.log(mean)).sum(-1)
+    torch.testing.assert_close(
+        both, kl + 10.0 * temperature**2 * ce, rtol=1e-9, atol=1e-9
+    )
+    module = ProxyDirichletLoss(
+        temperature=temperature, ce_weight=10.0, reduction="none"
+    )
+    torch.testing.assert_close(module(student, teacher), both)

@@ -19,7 +19,7 @@ from skend2 import (
     TemperatureAnnealing,
 )
 from skend2._base import BaseNeuralClassifier
-from skend2.transfer import GaussianNoise, Mixup
+from skend2.transfer import FeatureNoise, GaussianNoise, Mixup
 
 # parameter: (a value of a wrong type, a value of the right type out of range or
 # None where every value of the right type is valid)
@@ -33,6 +33,7 @@ BAD_VALUES = {
     "train_split": (5, None),
     "callbacks": ("early", None),
     "training": (3, "parallel"),
+    "n_groups": ("2", 0),
     "n_jobs": ("2", 0),
     "device": (3, "nonsense"),
     "n_threads": ("1", 0),
@@ -44,8 +45,11 @@ BAD_VALUES = {
     "memory": (5, None),
     "gradient_clip": ("10", 0.0),
     "loss": (1, "mse"),
-    "transfer": ("noise", None),
+    "transfer": (5, "noise"),
     "transfer_weight": ("0.5", 1.0),
+    "early_stopping": ("yes", None),
+    "validation_fraction": ("0.2", 1.0),
+    "n_iter_no_change": (2.5, 0),
 }
 
 SCHEDULE_BAD_VALUES = {
@@ -56,6 +60,7 @@ SCHEDULE_BAD_VALUES = {
     "value": ("1", 0.0),
     "scale": ("1", 0.0),
     "alpha": ("1", -1.0),
+    "flip": ("0.1", 1.5),
 }
 
 ESTIMATORS = [DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller]
@@ -131,6 +136,7 @@ def test_schedule_parameter_errors(cls, name, value, error, data_untouched):
     [
         *_cases([GaussianNoise], SCHEDULE_BAD_VALUES, "noise"),
         *_cases([Mixup], SCHEDULE_BAD_VALUES, "mixup"),
+        *_cases([FeatureNoise], SCHEDULE_BAD_VALUES, "feature-noise"),
     ],
 )
 def test_transfer_generator_parameter_errors(cls, name, value, error):

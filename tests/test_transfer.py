@@ -6,7 +6,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller
-from skend2.transfer import GaussianNoise, Mixup, OnlineTeacher
+from skend2.transfer import FeatureNoise, GaussianNoise, Mixup, OnlineTeacher
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,9 @@ def test_generators_make_new_inputs_of_the_batch_shape():
 @pytest.mark.parametrize("cls", [EnsembleDistiller, PriorNetworkDistiller])
 def test_zero_weight_is_training_without_transfer(iris, teacher, cls):
     X, y = iris
-    plain = cls(FrozenEstimator(teacher), max_epochs=5, random_state=0).fit(X, y)
+    plain = cls(
+        FrozenEstimator(teacher), transfer=None, max_epochs=5, random_state=0
+    ).fit(X, y)
     zero = cls(
         FrozenEstimator(teacher),
         transfer=GaussianNoise(),
@@ -81,10 +83,72 @@ def test_transfer_inputs_teach_the_student_the_teachers_spread(iris, teacher):
         ).fit(X, y)
         return model.predict_uncertainty(near, "knowledge")
 
-    plain, noisy = student(), student(transfer=GaussianNoise(scale=1.0))
+    plain, noisy = student(transfer=None), student(transfer=GaussianNoise(scale=1.0))
     corr_plain = np.corrcoef(expected, plain)[0, 1]
     corr_noisy = np.corrcoef(expected, noisy)[0, 1]
     assert corr_noisy > corr_plain + 0.2
     assert abs(noisy.mean() - expected.mean()) < 0.5 * abs(
         plain.mean() - expected.mean()
     )
+
+
+def test_feature_noise_flips_binary_features_and_perturbs_the_others():
+    rng = np.random.default_rng(0)
+    n = 4000
+    X = np.column_stack(
+        [
+            rng.integers(0, 2, n) * 2.0 - 1.0,  # binary, values -1 / 1
+            rng.normal(3.0, 2.0, n),  # continuous
+            np.full(n, 5.0),  # constant: noise of scale 1 (std 0 -> 1)
+        ]
+    ).astype(np.float32)
+    noise = FeatureNoise(scale=0.5, flip=0.3).fit(X)
+    assert noise.binary_.tolist() == [True, False, False]
+    std = X.astype(np.float64).std(0)
+    np.testing.assert_allclose(noise.std_, [std[0], std[1], 1.0], rtol=1e-5)
+    torch.manual_seed(0)
+    out = noise.sample(torch.from_numpy(X)).numpy()
+    # Binary features stay on their two values; about 30 % of them flip.
+    assert set(np.unique(out[:, 0]).tolist()) == {-1.0, 1.0}
+    assert 0.27 < float((out[:, 0] != X[:, 0]).mean()) < 0.33
+    # The others get scale x their standard deviation of Gaussian noise.
+    assert 0.45 < float(((out[:, 1] - X[:, 1]) / X[:, 1].std()).std()) < 0.55
+    assert 0.45 < float((out[:, 2] - X[:, 2]).std()) < 0.55
+    # Images: per-pixel statistics; no pixel is binary here.
+    images = rng.random((50, 1, 4, 4)).astype(np.float32)
+    fitted = FeatureNoise().fit(images)
+    assert fitted.binary_.shape == (1, 4, 4) and not fitted.binary_.any()
+    assert fitted.sample(torch.from_numpy(images)).shape == (50, 1, 4, 4)
+
+
+def test_prior_network_defaults_are_feature_noise_and_the_ce_term(iris, teacher):
+    X, y = iris
+    student = PriorNetworkDistiller(FrozenEstimator(teacher), max_epochs=3)
+    assert student.transfer == "auto"
+    student.fit(X, y)
+    assert isinstance(student.transfer_, FeatureNoise)
+    assert student.net_.criterion_.ce_weight == 100.0
+    # The same as the explicit settings, bit for bit.
+    explicit = PriorNetworkDistiller(
+        FrozenEstimator(teacher),
+        transfer=FeatureNoise(),
+        criterion__ce_weight=100.0,
+        max_epochs=3,
+        random_state=0,
+    ).fit(X, y)
+    default = PriorNetworkDistiller(
+        FrozenEstimator(teacher), max_epochs=3, random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(default.predict_proba(X), explicit.predict_proba(X))
+    # The proxy loss keeps its own (no ce term); EnD has no transfer inputs.
+    proxy = PriorNetworkDistiller(
+        FrozenEstimator(teacher), loss="proxy", max_epochs=1
+    ).fit(X, y)
+    assert proxy.net_.criterion_.ce_weight == 0.0
+    end = EnsembleDistiller(FrozenEstimator(teacher), max_epochs=1).fit(X, y)
+    assert end.transfer is None and end.transfer_ is None
+    # set_params on "auto" starts from the generator it stands for.
+    tuned = PriorNetworkDistiller(FrozenEstimator(teacher)).set_params(
+        transfer__flip=0.5
+    )
+    assert isinstance(tuned.transfer, FeatureNoise) and tuned.transfer.flip == 0.5
