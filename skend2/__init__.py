@@ -5,6 +5,7 @@ from ._persistence import get_untrusted_types, load, save
 from .annealing import ConstantTemperature, ExponentialAnnealing, TemperatureAnnealing
 from .distillation import EnsembleDistiller, PriorNetworkDistiller
 from .ensemble import DeepEnsembleClassifier
+from .regression import DeepEnsembleRegressor, PriorNetworkRegressor
 
 __version__ = "0.1.0.dev0"
 
@@ -12,6 +13,8 @@ __all__ = [
     "DeepEnsembleClassifier",
     "EnsembleDistiller",
     "PriorNetworkDistiller",
+    "DeepEnsembleRegressor",
+    "PriorNetworkRegressor",
     "TemperatureAnnealing",
     "ExponentialAnnealing",
     "ConstantTemperature",

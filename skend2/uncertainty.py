@@ -576,3 +576,18 @@ def _dirichlet_from_log_alphas(
     )
     bound = _log_concentration_bound(out_is_float32, log_alphas.shape[-1])
     return restore(_dirichlet_measures(log_alphas.clamp(-bound, bound)))
+
+
+# The regression measures (ensembles of Gaussians, Normal-Wishart Prior Networks)
+# live in their own module and are public here, beside the classification ones.
+from ._regression_measures import (  # noqa: E402
+    gaussian_ensemble_uncertainty,
+    normal_wishart_uncertainty,
+    student_t_predictive,
+)
+
+__all__ += [
+    "gaussian_ensemble_uncertainty",
+    "normal_wishart_uncertainty",
+    "student_t_predictive",
+]

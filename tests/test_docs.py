@@ -46,6 +46,7 @@ PUBLIC_MODULES = (
     "skend2.metrics",
     "skend2.datasets",
     "skend2.plotting",
+    "skend2.regression",
 )
 
 # numpydoc codes not enforced anywhere, and why.

@@ -2,7 +2,8 @@
 
 Synthetic generators live in ``_synthetic``, in/out-of-distribution splits in
 ``_ood_splits``, file loaders in ``_loaders`` and the four mlbench (UCI) sets of
-the fidelity panel in ``_mlbench``; this package only re-exports them.
+the fidelity panel in ``_mlbench``, the regression sets and their PCA split in
+``_regression``; this package only re-exports them.
 """
 
 from ._loaders import (
@@ -19,6 +20,12 @@ from ._ood_splits import (
     load_fashion_mnist_ood,
     load_spirals_ood,
     split_ood_classes,
+)
+from ._regression import (
+    load_mlbench_regression,
+    load_regression_ood,
+    make_regression_toy,
+    split_pca_ood,
 )
 from ._synthetic import make_spirals, make_spirals_ood
 
@@ -37,4 +44,8 @@ __all__ = [
     "load_cifar100",
     "load_mlbench",
     "load_mlbench_ood",
+    "make_regression_toy",
+    "load_mlbench_regression",
+    "split_pca_ood",
+    "load_regression_ood",
 ]

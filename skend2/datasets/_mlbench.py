@@ -49,7 +49,8 @@ _HOW_TO = (
     "    dpkg-deb -x r-cran-mlbench_*.deb mlbench-deb\n"
     "    mkdir -p /usr/share/datasets/mlbench\n"
     "    cp mlbench-deb/usr/lib/R/site-library/mlbench/data/"
-    "{Vowel,Vehicle,DNA,Shuttle}.rda /usr/share/datasets/mlbench/\n"
+    "{Vowel,Vehicle,DNA,Shuttle,BostonHousing,Servo}.rda "
+    "/usr/share/datasets/mlbench/\n"
     "or pass data_home=<a folder with the .rda files>. (apt-get install "
     "r-cran-mlbench also works, but pulls in R.)"
 )

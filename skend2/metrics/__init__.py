@@ -1,4 +1,8 @@
-"""Metrics and scikit-learn scorers for calibration, rejection and OOD detection."""
+"""Metrics and scikit-learn scorers for calibration, rejection and OOD detection.
+
+Classification and regression (``_regression``: NLL, interval coverage,
+rejection curves and :func:`evaluate_regressor`).
+"""
 
 from . import _scorers
 from ._calibration import (
@@ -13,6 +17,13 @@ from ._misclassification import (
     prediction_rejection_ratio,
 )
 from ._ood import ood_detection_aupr, ood_detection_auroc
+from ._regression import (
+    evaluate_regressor,
+    interval_coverage,
+    predictive_nll,
+    rejection_auc,
+    rejection_curve,
+)
 from ._scorers import (
     distillation_nll_scorer,
     ece_scorer,
@@ -38,4 +49,9 @@ __all__ = [
     "ood_detection_aupr",
     "ood_detection_auroc",
     "prediction_rejection_ratio",
+    "predictive_nll",
+    "interval_coverage",
+    "rejection_curve",
+    "rejection_auc",
+    "evaluate_regressor",
 ]
