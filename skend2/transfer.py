@@ -134,7 +134,7 @@ class GaussianNoise(_TransferInputs):
         return X + self.scale * std * torch.randn_like(X)
 
 
-class FeatureNoise(_TransferInputs):
+class FeatureNoise(GaussianNoise):
     """Noise suited to each feature: Gaussian on continuous, flips on binary ones.
 
     A feature that takes exactly two values in the training inputs (one-hot or
@@ -200,10 +200,8 @@ class FeatureNoise(_TransferInputs):
         self : FeatureNoise
             The fitted generator.
         """
-        super().fit(X)
+        super().fit(X)  # std_, as GaussianNoise
         X = np.asarray(X, dtype=np.float32)
-        std = X.astype(np.float64).std(axis=0)
-        self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
         low = X.min(axis=0)
         high = X.max(axis=0)
         # Binary: every value is the minimum or the maximum, and they differ.
@@ -229,8 +227,7 @@ class FeatureNoise(_TransferInputs):
         def tensor(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(a, device=X.device)
 
-        std = tensor(self.std_).to(X.dtype)
-        noisy = X + self.scale * std * torch.randn_like(X)
+        noisy = super().sample(X)
         binary = tensor(self.binary_)
         if not bool(binary.any()):
             return noisy
