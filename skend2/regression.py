@@ -68,6 +68,26 @@ class _BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
 
     _uncertainty_measures = REGRESSION_MEASURES
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """The coefficient of determination R² of ``predict(X)`` (scikit-learn's).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² (uniform average over targets), as
+            :func:`sklearn.metrics.r2_score`.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def _validate_fit_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         """X and y (n_samples, n_targets) as float64; sets the target attributes."""
         X, y = validate_data(
