@@ -35,6 +35,13 @@ from ._batching import (
     pad_rows,
     predict_chunks,
 )
+from ._datasets import (
+    LOADER_OPTIONS,
+    DatasetInput,
+    ItemData,
+    dataset_chunks,
+    is_dataset,
+)
 from ._net import (
     _NET_PREFIXES,
     _PREFIXES,
@@ -232,9 +239,19 @@ class BaseNeuralEstimator(BaseEstimator):
         return {}
 
     # -- input checks -----------------------------------------------------------
-    def _validate_predict_data(self, X) -> np.ndarray:
+    def _validate_predict_data(self, X) -> np.ndarray | DatasetInput:
         check_is_fitted(self)
         self._check_device()
+        if is_dataset(X):
+            # Read batch by batch in _batches; only item 0 is read here.
+            source = DatasetInput(X, type(self).__name__)
+            if source.sample_shape != self.sample_shape_:
+                raise ValueError(
+                    f"The Dataset has samples of shape {source.sample_shape}, but "
+                    f"{type(self).__name__} was fitted on samples of shape "
+                    f"{self.sample_shape_}."
+                )
+            return source
         # float32 once here (what the networks compute in), C-ordered so that
         # batches are views.
         X = validate_data(
@@ -307,6 +324,23 @@ class BaseNeuralEstimator(BaseEstimator):
             finally:
                 torch.set_flush_denormal(flushing)
 
+    def _warn_unused_loader_options(self) -> None:
+        """Warn that DataLoader options set for the iterators do not apply to arrays."""
+        given = sorted(
+            f"{prefix}__{name}"
+            for prefix in ("iterator_train", "iterator_valid")
+            for name, value in self._params_for(prefix).items()
+            if name in LOADER_OPTIONS and value != LOADER_OPTIONS[name]
+        )
+        if given:
+            warnings.warn(
+                f"{type(self).__name__}: {', '.join(given)} apply to Dataset "
+                "inputs only; arrays are batched by indexing tensors, without a "
+                "DataLoader, so these options are not used.",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         # A float32 copy: torch warns on read-only arrays, and must not alias X.
         return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
@@ -378,10 +412,16 @@ class BaseNeuralEstimator(BaseEstimator):
 
         The data set is built by skorch's ``get_dataset`` hook (``dataset__*``);
         ``y`` reaches ``train_split``, so stratified validation splits work.
+        A checked Dataset input (``DatasetInput``) is wrapped as it is, never
+        materialised: the batch iterator reads its items batch by batch.
         """
-        dataset = net.get_dataset(
-            self._tensor(X).to(self.device), torch.as_tensor(targets).to(self.device)
-        )
+        if isinstance(X, DatasetInput):
+            dataset = ItemData(X, torch.as_tensor(targets), self.device)
+        else:
+            dataset = net.get_dataset(
+                self._tensor(X).to(self.device),
+                torch.as_tensor(targets).to(self.device),
+            )
         epochs_before = len(net.history) if net.initialized_ else 0
         if net.initialized_:
             # A warm start trains max_epochs more epochs, as set now.
@@ -443,9 +483,15 @@ class BaseNeuralEstimator(BaseEstimator):
         """
         module = self._module_on_device()
         module.eval()
+        if isinstance(X, DatasetInput):
+            chunks = dataset_chunks(
+                X, self._predict_batch_size(X), self._params_for("iterator_valid")
+            )
+        else:
+            chunks = predict_chunks(X, self._predict_batch_size(X))
         with torch.inference_mode(), self._torch_threads():
-            for chunk, n in predict_chunks(X, self._predict_batch_size(X)):
-                Xb = torch.from_numpy(chunk).to(self.device)
+            for chunk, n in chunks:
+                Xb = torch.as_tensor(chunk).to(self.device)
                 out = transform(pad_rows(self._forward_batch(Xb)))
                 yield (
                     out[:n]
@@ -471,7 +517,8 @@ class BaseNeuralEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
         measure : str, default=None
             One of the measure names; ``None`` returns all of them.
 
@@ -514,7 +561,8 @@ class BaseNeuralEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------
@@ -545,6 +593,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
     """
 
     def _validate_fit_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        if is_dataset(X):
+            return self._validate_fit_dataset(X, y)
+        self._warn_unused_loader_options()
         X, y = validate_data(
             self,
             X,
@@ -553,6 +604,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
             dtype=[np.float32, np.float64],
             ensure_min_samples=2,
         )
+        y_encoded = self._encode_labels(y)
+        _warn_if_unscaled(X, type(self).__name__)
+        return X, y_encoded
+
+    def _encode_labels(self, y: np.ndarray) -> np.ndarray:
+        """``classes_`` from labels y, and y as class indices (as for arrays)."""
         try:
             check_classification_targets(y)
             self.classes_, y_encoded = np.unique(y, return_inverse=True)
@@ -567,8 +624,25 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes in y; "
                 f"got 1 class ({self.classes_[0]!r})."
             )
-        _warn_if_unscaled(X, type(self).__name__)
-        return X, y_encoded.astype(np.int64)
+        return y_encoded.astype(np.int64)
+
+    def _validate_fit_dataset(self, X, y) -> tuple[DatasetInput, np.ndarray]:
+        """A Dataset of (x, y) items: checked, its labels encoded, not materialised.
+
+        The labels are the dataset's ``targets`` attribute if it has one, else
+        the y of every item (one pass of ``__getitem__``).
+        """
+        name = type(self).__name__
+        if y is not None:
+            raise ValueError(
+                f"{name}.fit got a Dataset and y; a Dataset yields its own labels "
+                "(x, y), so pass y=None."
+            )
+        source = DatasetInput(X, name, min_samples=2)
+        y_encoded = self._encode_labels(source.targets())
+        self.n_features_in_ = source.sample_shape[0]
+        vars(self).pop("feature_names_in_", None)
+        return source, y_encoded
 
     def _check_module_output(self, module: nn.Module, X: np.ndarray) -> None:
         """One forward pass on two rows: logits of shape (2, n_classes), finite.
@@ -578,7 +652,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         """
         n_classes = len(self.classes_)
         with torch.random.fork_rng(), torch.no_grad():
-            out = module(self._tensor(X[:2]).to(self.device))
+            head = X.head() if isinstance(X, DatasetInput) else X[:2]
+            out = module(self._tensor(head).to(self.device))
         shape = tuple(getattr(out, "shape", ()))
         expected = (min(2, len(X)), n_classes)
         if shape != expected:
@@ -600,7 +675,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from ._datasets import ItemData
+
 __all__: list[str] = []
 
 # Rows per prediction batch: large for tabular inputs (less per-call overhead),
@@ -37,11 +39,17 @@ class TensorData(torch.utils.data.Dataset):
 
 
 def _tensors_and_indices(dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The base tensors behind a (possibly Subset-wrapped) dataset and its rows."""
+    """The base tensors behind a (possibly Subset-wrapped) dataset and its rows.
+
+    For a user's Dataset (:class:`~skend2._datasets.ItemData`), the first is
+    the ItemData itself, read batch by batch.
+    """
     indices = torch.arange(len(dataset))
     while isinstance(dataset, Subset):
         indices = torch.as_tensor(dataset.indices)[indices]
         dataset = dataset.dataset
+    if isinstance(dataset, ItemData):
+        return dataset, dataset.y, indices
     if not isinstance(dataset, TensorData):
         raise TypeError(
             "skend2's batch iterator needs the estimator's own dataset; got "
@@ -62,6 +70,12 @@ class BatchIterator:
     trained fused in its own task sees exactly its columns of the whole
     ensemble's batches). Indexing tensors directly avoids the
     per-sample collation of a ``DataLoader``, which dominates for small networks.
+
+    A user's Dataset (``ItemData``) gets the same rows, read through a
+    ``DataLoader`` with the ``DataLoader`` options given here (``num_workers``,
+    ``pin_memory``, ...); every index of a (batch, M) batch is read on its own,
+    so each member gets its own draw of the dataset's random transforms. Arrays
+    ignore these options (a warning in ``fit`` says so).
     """
 
     def __init__(
@@ -73,14 +87,36 @@ class BatchIterator:
         member: int | slice | None = None,
         seed: int = 0,
         drop_last: bool = False,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        multiprocessing_context=None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ) -> None:
         self.X, self.y, self.indices = _tensors_and_indices(dataset)
+        self.loader_options = dict(
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            timeout=timeout,
+            worker_init_fn=worker_init_fn,
+            multiprocessing_context=multiprocessing_context,
+            prefetch_factor=prefetch_factor,
+            persistent_workers=persistent_workers,
+        )
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.n_members = n_members
         self.member = member
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(int(seed))
+        # The DataLoader of a Dataset input draws its workers' base seed from
+        # its own generator, not torch's global RNG (which dropout and transfer
+        # inputs draw from, identically for arrays and Datasets).
+        # A member trained alone gets its own (its index in the seed).
+        offset = 1 + (member + 1) * 7919 if isinstance(member, int) else 1
+        self.loader_generator = torch.Generator().manual_seed(int(seed) + offset)
 
     def __len__(self) -> int:
         n = len(self.indices)
@@ -106,6 +142,16 @@ class BatchIterator:
         return torch.stack(perms, dim=1)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if isinstance(self.X, ItemData):
+            rows = self._rows()
+            batches = [
+                rows[start : start + self.batch_size]
+                for start in range(0, len(self) * self.batch_size, self.batch_size)
+            ]
+            yield from self.X.batches(
+                batches, self.loader_options, self.loader_generator
+            )
+            return
         rows = self._rows().to(self.X.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = rows[start : start + self.batch_size]

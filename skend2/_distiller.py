@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
 from ._base import BaseNeuralClassifier
+from ._datasets import DatasetInput, sample_inputs
 from ._net import ANNEALING_CALLBACK, _Net, interrupts_propagate
 from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
@@ -30,6 +31,10 @@ from .modules import build_module
 from .transfer import FeatureNoise, OnlineTeacher
 
 __all__: list[str] = []
+
+
+# Items a transfer-input generator is fitted on when X is a Dataset.
+_TRANSFER_FIT_ITEMS = 2048
 
 
 def _auto_annealing() -> TemperatureAnnealing:
@@ -56,6 +61,9 @@ class _DistillationNet(_Net):
     skorch's ``get_loss`` hook: on every training batch, ``transfer`` makes new
     inputs from the batch, the online teacher labels them, and the loss is
     ``(1 − w) · loss(batch) + w · loss(new inputs)`` with ``w = transfer_weight``.
+    With ``online_targets`` set (``teacher_outputs="online"``), the batch's own
+    targets are the online teacher's logits on that very batch, as the student
+    sees it (augmented), in training and validation steps alike.
     """
 
     def __init__(
@@ -65,8 +73,11 @@ class _DistillationNet(_Net):
         self.transfer = transfer
         self.transfer_weight = transfer_weight
         self.online_teacher = None
+        self.online_targets = False
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if self.online_targets:
+            y_true = self.online_teacher(X)
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if not training or self.transfer is None or self.online_teacher is None:
             return loss
@@ -89,6 +100,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         annealing="auto",
         transfer=None,
         transfer_weight: float = 0.5,
+        teacher_outputs: str = "auto",
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -109,6 +121,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         self.annealing = annealing
         self.transfer = transfer
         self.transfer_weight = transfer_weight
+        self.teacher_outputs = teacher_outputs
         self.memory = memory
         self.optimizer = optimizer
         self.lr = lr
@@ -136,6 +149,7 @@ class _BaseDistiller(BaseNeuralClassifier):
         "annealing": [None, StrOptions({"auto"}), callable],
         "transfer": [None, StrOptions({"auto"}), HasMethods(["fit", "sample"])],
         "transfer_weight": [Interval(Real, 0, 1, closed="left")],
+        "teacher_outputs": [StrOptions({"auto", "offline", "online"})],
         "memory": [None, str, HasMethods(["cache"])],
         "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
     }
@@ -174,12 +188,17 @@ class _BaseDistiller(BaseNeuralClassifier):
             return _auto_transfer()
         return None if self.transfer is None else clone(self.transfer)
 
-    def _teacher_outputs(self, X, y, X_aux):
-        """The fitted teacher and its members' logits on X (and X_aux)."""
+    def _teacher_outputs(self, X, y, X_aux, *, need_logits: bool = True):
+        """The fitted teacher and its members' logits on X (and X_aux).
+
+        A Dataset X is never hashed for ``memory`` (that would read it all):
+        its teacher is fitted anew, with a warning if ``memory`` is set, and
+        its logits are computed only if ``need_logits`` (offline outputs).
+        """
         teacher = self.teacher
         if isinstance(teacher, FrozenEstimator):
             check_is_fitted(teacher.estimator)
-            logits = teacher.predict_member_logits(X)
+            logits = teacher.predict_member_logits(X) if need_logits else None
             aux = None if X_aux is None else teacher.predict_member_logits(X_aux)
             return teacher.estimator, logits, aux
         if teacher is None:
@@ -195,6 +214,18 @@ class _BaseDistiller(BaseNeuralClassifier):
                 UserWarning,
                 stacklevel=4,
             )
+        if isinstance(X, torch.utils.data.Dataset):
+            if self.memory is not None:
+                warnings.warn(
+                    f"{type(self).__name__}: memory= caches teachers fitted on "
+                    "arrays only (a Dataset cannot be hashed without reading it "
+                    "all); this teacher is fitted anew and not cached.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            teacher = clone(teacher).fit(X)
+            logits = teacher.predict_member_logits(X) if need_logits else None
+            return teacher, logits, None
         # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
         from ._cache import cached_teacher_fit
 
@@ -202,20 +233,25 @@ class _BaseDistiller(BaseNeuralClassifier):
         return cached_teacher_fit(memory, _fit_teacher, clone(teacher), X, y, X_aux)
 
     # -- fit --------------------------------------------------------------------
-    def fit(self, X, y, X_aux=None):
+    def fit(self, X, y=None, X_aux=None):
         """Fit (or take) the teacher ensemble, then distil it into one network.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Training inputs. An unfitted teacher is fitted on X, y first.
-        y : array-like of shape (n_samples,)
+            Training inputs, or a ``torch.utils.data.Dataset`` of (x, y) items
+            (as skorch's ``fit(dataset, y=None)``), read batch by batch through
+            a ``DataLoader`` (``iterator_train__num_workers``, ...), never
+            materialised. An unfitted teacher is fitted on X, y first.
+        y : array-like of shape (n_samples,) or None, default=None
             Class labels. The student learns from the teacher's members, not from
-            y; y fits the teacher and fixes ``classes_``.
+            y; y fits the teacher and fixes ``classes_``. None for a Dataset,
+            whose items carry the labels.
         X_aux : array-like of shape (n_aux, ...), default=None
             Extra unlabelled inputs, passed through the teacher and added to the
-            distillation set (the paper's EnD²+AUX). Note: inside a ``Pipeline``
-            X_aux bypasses the preceding steps; transform it yourself.
+            distillation set (the paper's EnD²+AUX); with array X only. Note:
+            inside a ``Pipeline`` X_aux bypasses the preceding steps; transform
+            it yourself.
 
         Returns
         -------
@@ -230,8 +266,18 @@ class _BaseDistiller(BaseNeuralClassifier):
         self._validate_params()
         X_raw, y_raw = X, y
         X, y_encoded = self._validate_fit_data(X, y)
+        from_dataset = isinstance(X, DatasetInput)
+        mode = self.teacher_outputs
+        if mode == "auto":
+            mode = "online" if from_dataset else "offline"
         sample_shape = tuple(X.shape[1:])
         if X_aux is not None:
+            if from_dataset:
+                raise ValueError(
+                    f"{type(self).__name__}.fit takes X_aux with array X only; "
+                    "with a Dataset X, add the auxiliary inputs to the Dataset "
+                    "or use a transfer-input generator (transfer=...)."
+                )
             X_aux = self._validate_aux(X_aux, sample_shape)
         warm = self.warm_start and hasattr(self, "net_")
         if warm and sample_shape != self.sample_shape_:
@@ -242,7 +288,9 @@ class _BaseDistiller(BaseNeuralClassifier):
         # A Ctrl-C in the teacher stage aborts the fit: a half-trained teacher
         # is neither distilled nor cached.
         with interrupts_propagate():
-            teacher, logits, aux_logits = self._teacher_outputs(X_raw, y_raw, X_aux)
+            teacher, logits, aux_logits = self._teacher_outputs(
+                X_raw, y_raw, X_aux, need_logits=mode == "offline"
+            )
         for name, values in (("X", logits), ("X_aux", aux_logits)):
             if values is not None and not np.isfinite(values).all():
                 raise ValueError(
@@ -263,16 +311,28 @@ class _BaseDistiller(BaseNeuralClassifier):
         self.sample_shape_ = sample_shape
         if aux_logits is not None:
             X = np.concatenate([X, X_aux.astype(X.dtype)])
-            logits = np.concatenate([logits, aux_logits])
+            if logits is not None:
+                logits = np.concatenate([logits, aux_logits])
             aux_labels = torch.softmax(torch.as_tensor(aux_logits), -1).mean(1)
             y_split = np.concatenate([y_split, aux_labels.argmax(-1).numpy()])
-        logits = np.asarray(logits, dtype=np.float32)
+        self.teacher_outputs_ = mode
+        if mode == "offline":
+            targets = np.asarray(logits, dtype=np.float32)
+        else:
+            # Placeholders: each batch's targets are the online teacher's logits.
+            targets = y_split
         seed = self._draw_seed()
         with self._seeded(seed):
             if not warm:
                 self.annealing_ = self._resolve_annealing()
                 transfer = self._resolve_transfer()
-                self.transfer_ = None if transfer is None else transfer.fit(X)
+                if transfer is not None and from_dataset:
+                    # Fitted on a sample of the items: it needs feature scales,
+                    # not the whole (possibly larger than memory) data set.
+                    transfer.fit(sample_inputs(X, _TRANSFER_FIT_ITEMS, seed))
+                elif transfer is not None:
+                    transfer.fit(X)
+                self.transfer_ = transfer
                 student = self._build_student(teacher, sample_shape)
                 self._check_module_output(student, X)
                 self.net_ = self._make_net(
@@ -282,13 +342,15 @@ class _BaseDistiller(BaseNeuralClassifier):
                     stage=f"{type(self).__name__} student",
                     **self._net_options(),
                 )
-            if self.transfer_ is not None:
+            if self.transfer_ is not None or mode == "online":
                 self.net_.online_teacher = OnlineTeacher(teacher, self.device)
+            self.net_.online_targets = mode == "online"
             try:
-                self._train(self.net_, X, logits, y_split)
+                self._train(self.net_, X, targets, y_split)
             finally:
                 # The teacher's copy is needed only while training.
                 self.net_.online_teacher = None
+                self.net_.online_targets = False
 
     def _net_options(self) -> dict[str, Any]:
         """The student net's class and transfer settings (also for loading)."""
@@ -341,7 +403,8 @@ class _BaseDistiller(BaseNeuralClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------

@@ -62,6 +62,16 @@ class EnsembleDistiller(_BaseDistiller):
     transfer_weight : float in [0, 1), default=0.5
         Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
         w·loss(transfer inputs).
+    teacher_outputs : {"auto", "offline", "online"}, default="auto"
+        Where the student's targets come from. ``"offline"``: the teacher's
+        member logits computed once on the stored inputs before training (the
+        cheapest; with a Dataset of random transforms, on one view of each
+        item, not the views the student sees). ``"online"``: the teacher's
+        fused forward pass, without gradients, on the very batch the student
+        sees (augmented), on the student's device
+        (:class:`~skend2.transfer.OnlineTeacher`): one teacher forward pass
+        per student step. ``"auto"`` is offline for arrays and online for a
+        Dataset; the choice is stored as ``teacher_outputs_``.
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -125,6 +135,9 @@ class EnsembleDistiller(_BaseDistiller):
         The fitted teacher.
     annealing_ : schedule or None
         The temperature schedule used (``annealing`` with ``"auto"`` resolved).
+    teacher_outputs_ : {"offline", "online"}
+        The teacher outputs used in the last fit (``teacher_outputs`` with
+        ``"auto"`` resolved).
     transfer_ : transfer-input generator or None
         The fitted generator used in training (``transfer`` with ``"auto"``
         resolved), or None.
@@ -175,7 +188,8 @@ class EnsembleDistiller(_BaseDistiller):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------
@@ -243,6 +257,16 @@ class PriorNetworkDistiller(_BaseDistiller):
     transfer_weight : float in [0, 1), default=0.5
         Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
         w·loss(transfer inputs).
+    teacher_outputs : {"auto", "offline", "online"}, default="auto"
+        Where the student's targets come from. ``"offline"``: the teacher's
+        member logits computed once on the stored inputs before training (the
+        cheapest; with a Dataset of random transforms, on one view of each
+        item, not the views the student sees). ``"online"``: the teacher's
+        fused forward pass, without gradients, on the very batch the student
+        sees (augmented), on the student's device
+        (:class:`~skend2.transfer.OnlineTeacher`): one teacher forward pass
+        per student step. ``"auto"`` is offline for arrays and online for a
+        Dataset; the choice is stored as ``teacher_outputs_``.
     memory : str, joblib.Memory or None, default=None
         Caches the teacher's fit and outputs, as ``Pipeline(memory=...)``: a grid
         search over student settings then fits each fold's teacher once.
@@ -308,6 +332,9 @@ class PriorNetworkDistiller(_BaseDistiller):
         The fitted teacher.
     annealing_ : schedule or None
         The temperature schedule used (``annealing`` with ``"auto"`` resolved).
+    teacher_outputs_ : {"offline", "online"}
+        The teacher outputs used in the last fit (``teacher_outputs`` with
+        ``"auto"`` resolved).
     transfer_ : transfer-input generator or None
         The fitted generator used in training (``transfer`` with ``"auto"``
         resolved), or None.
@@ -359,6 +386,7 @@ class PriorNetworkDistiller(_BaseDistiller):
         annealing="auto",
         transfer="auto",
         transfer_weight: float = 0.5,
+        teacher_outputs: str = "auto",
         memory=None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr: float = 3e-3,
@@ -381,6 +409,7 @@ class PriorNetworkDistiller(_BaseDistiller):
             annealing=annealing,
             transfer=transfer,
             transfer_weight=transfer_weight,
+            teacher_outputs=teacher_outputs,
             memory=memory,
             optimizer=optimizer,
             lr=lr,
@@ -427,7 +456,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------
@@ -444,7 +474,8 @@ class PriorNetworkDistiller(_BaseDistiller):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------

@@ -446,15 +446,23 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
     def _criterion_class(self) -> type[nn.Module]:
         return MemberCrossEntropy
 
-    def fit(self, X, y) -> DeepEnsembleClassifier:
+    def fit(self, X, y=None) -> DeepEnsembleClassifier:
         """Train the members on X, y.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Training inputs (int or float; cast to float32 for torch).
-        y : array-like of shape (n_samples,)
+            Training inputs (int or float; cast to float32 for torch), or a
+            ``torch.utils.data.Dataset`` of (x, y) items (as skorch's
+            ``fit(dataset, y=None)``), read batch by batch through a
+            ``DataLoader`` (``iterator_train__num_workers``, ...), never
+            materialised. Each member of a fused ensemble reads its own items,
+            so random transforms give each member its own augmented views (M
+            times the item reads of one network).
+        y : array-like of shape (n_samples,) or None, default=None
             Class labels of any type (strings, non-contiguous integers, ...).
+            None for a Dataset, whose items carry the labels (its ``targets``
+            attribute if it has one, else one pass over the items).
 
         Returns
         -------
@@ -688,7 +696,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------
@@ -704,7 +713,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------
@@ -720,7 +730,8 @@ class DeepEnsembleClassifier(BaseNeuralClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Inputs.
+            Inputs, or a ``torch.utils.data.Dataset`` of (x, y) items (y is not
+            used), read batch by batch (``iterator_valid__*`` options).
 
         Returns
         -------

@@ -47,6 +47,7 @@ BAD_VALUES = {
     "loss": (1, "mse"),
     "transfer": (5, "noise"),
     "transfer_weight": ("0.5", 1.0),
+    "teacher_outputs": (1, "sometimes"),
     "early_stopping": ("yes", None),
     "validation_fraction": ("0.2", 1.0),
     "n_iter_no_change": (2.5, 0),
