@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .losses import _check_temperature
+
 __all__ = [
     "GaussianNLLLoss",
     "NormalWishartNLLLoss",
@@ -72,18 +74,6 @@ def _check_tensor(name: str, value, ndim: int, axes: str) -> None:
         raise TypeError(f"{name} must be floating point, got dtype {value.dtype}.")
     if value.ndim != ndim:
         raise ValueError(f"{name} must have shape ({axes}); got {tuple(value.shape)}.")
-
-
-def _check_temperature(temperature) -> float:
-    try:
-        temperature = float(temperature)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"temperature must be a real number, got {temperature!r}."
-        ) from exc
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be finite and > 0, got {temperature}.")
-    return temperature
 
 
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:

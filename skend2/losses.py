@@ -34,6 +34,19 @@ _MIN_PROXY_DENOMINATOR = 1e-8
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
+def _check_temperature(temperature) -> float:
+    """``temperature`` as a float, finite and > 0 (TypeError / ValueError)."""
+    try:
+        temperature = float(temperature)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"temperature must be a real number, got {temperature!r}."
+        ) from exc
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be finite and > 0, got {temperature}.")
+    return temperature
+
+
 def _check_inputs(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -76,15 +89,7 @@ def _check_inputs(
         )
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}.")
-    try:
-        temperature = float(temperature)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"temperature must be a real number, got {temperature!r}."
-        ) from exc
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be finite and > 0, got {temperature}.")
-    return temperature
+    return _check_temperature(temperature)
 
 
 def _check_smoothing(smoothing: float, eps: float) -> tuple[float, float]:
