@@ -163,7 +163,8 @@ def _find_rda(stem: str, data_home) -> Path:
     )
 
 
-def _read_frame(path: Path, stem: str):
+def _read_frame(path: Path, stem: str, column: str = "Class"):
+    """The data frame ``stem`` of an R data file, which must have ``column``."""
     try:
         import rdata
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -184,8 +185,10 @@ def _read_frame(path: Path, stem: str):
             f"{path}: expected an R object named {stem!r}, found {sorted(objects)}."
         )
     frame = objects[stem]
-    if not hasattr(frame, "columns") or "Class" not in frame.columns:
-        raise ValueError(f"{path}: {stem} is not a data frame with a 'Class' column.")
+    if not hasattr(frame, "columns") or column not in frame.columns:
+        raise ValueError(
+            f"{path}: {stem} is not a data frame with a {column!r} column."
+        )
     return frame
 
 

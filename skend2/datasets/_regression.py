@@ -10,8 +10,6 @@ quantile are held out (Malinin et al., 2020, use the same idea).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
@@ -20,7 +18,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._checks import _check_int, _check_real
-from ._mlbench import _find_rda
+from ._mlbench import _find_rda, _read_frame
 from ._ood_splits import _check_test_size, _ood_bunch
 
 __all__ = [
@@ -116,30 +114,9 @@ def make_regression_toy(
     return x[:, None], y
 
 
-def _read_regression_frame(path, stem: str):
-    try:
-        import rdata
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "load_mlbench_regression needs the rdata package to read R data "
-            "files: pip install rdata."
-        ) from exc
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="rdata")
-        try:
-            objects = rdata.read_rda(path)
-        except Exception as exc:
-            raise ValueError(f"{path}: not a readable R data file ({exc}).") from exc
-    if stem not in objects or not hasattr(objects[stem], "columns"):
-        raise ValueError(f"{path}: expected a data frame named {stem!r}.")
-    return objects[stem]
-
-
 def _regression_arrays(key: str, path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     stem, n_rows, n_features, target = _REGRESSION_SETS[key]
-    frame = _read_regression_frame(path, stem)
-    if target not in frame.columns:
-        raise ValueError(f"{path}: {stem} has no target column {target!r}.")
+    frame = _read_frame(path, stem, column=target)
     columns, names = [], []
     for name in frame.columns:
         if name == target:
