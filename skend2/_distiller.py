@@ -89,7 +89,80 @@ class _DistillationNet(_Net):
         return (1.0 - weight) * loss + weight * new_loss
 
 
-class _BaseDistiller(BaseNeuralClassifier):
+class _StudentMixin:
+    """What every distiller does with its student, classifier or regressor.
+
+    ``annealing="auto"`` and ``transfer="auto"`` resolved (``_auto_transfer``
+    names the generator "auto" stands for), the student's architecture taken
+    from the teacher, its callbacks, and the net options that fitting and
+    ``skend2.load`` share (so a loaded student continues with its transfer
+    inputs).
+    """
+
+    _auto_transfer = staticmethod(_auto_transfer)
+
+    def _nested_default(self, name: str) -> Any:
+        if name == "annealing" and self.annealing == "auto":
+            return _auto_annealing()
+        if name == "transfer" and self.transfer == "auto":
+            return self._auto_transfer()
+        return None
+
+    def _validate_nested(self) -> None:
+        for nested in (self.annealing, self.transfer):
+            if hasattr(nested, "_validate_params"):
+                nested._validate_params()
+
+    def _resolve_annealing(self):
+        """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
+        if isinstance(self.annealing, str):
+            return _auto_annealing()
+        return self.annealing
+
+    def _resolve_transfer(self):
+        """The generator used by ``fit``: ``"auto"`` resolved, or None."""
+        if isinstance(self.transfer, str):
+            return self._auto_transfer()
+        return None if self.transfer is None else clone(self.transfer)
+
+    def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
+        X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
+        if X_aux.shape[1:] != sample_shape:
+            raise ValueError(
+                f"X_aux has samples of shape {X_aux.shape[1:]}, but X has samples "
+                f"of shape {sample_shape}."
+            )
+        return X_aux
+
+    def _student_module(self, teacher) -> tuple[Any, dict[str, Any]]:
+        """``module`` and its options, or else the teacher's architecture."""
+        module, module_kwargs = self.module, self._params_for("module")
+        if module is None:
+            module = teacher.module
+            module_kwargs = {
+                k[len("module__") :]: v
+                for k, v in teacher.get_params(deep=False).items()
+                if k.startswith("module__")
+            }
+        return module, module_kwargs
+
+    def _student_callbacks(self) -> dict:
+        callbacks = {}
+        if self.annealing_ is not None:
+            callbacks[ANNEALING_CALLBACK] = AnnealingCallback(self.annealing_)
+        callbacks.update(self._gradient_clip_callbacks())
+        return callbacks
+
+    def _net_options(self) -> dict[str, Any]:
+        """The student net's class and transfer settings (also for loading)."""
+        return dict(
+            net_class=_DistillationNet,
+            transfer=self.transfer_,
+            transfer_weight=self.transfer_weight,
+        )
+
+
+class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
     """Teacher handling, annealing and training shared by EnD and EnD²."""
 
     def __init__(
@@ -154,13 +227,6 @@ class _BaseDistiller(BaseNeuralClassifier):
         "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
     }
 
-    def _nested_default(self, name: str) -> Any:
-        if name == "annealing" and self.annealing == "auto":
-            return _auto_annealing()
-        if name == "transfer" and self.transfer == "auto":
-            return _auto_transfer()
-        return None
-
     def _validate_params(self) -> None:
         super()._validate_params()
         teacher = self.teacher
@@ -172,21 +238,7 @@ class _BaseDistiller(BaseNeuralClassifier):
                 "DeepEnsembleClassifier (or a fitted one in FrozenEstimator). Got "
                 f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
             )
-        for nested in (self.annealing, self.transfer):
-            if hasattr(nested, "_validate_params"):
-                nested._validate_params()
-
-    def _resolve_annealing(self):
-        """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
-        if isinstance(self.annealing, str):
-            return _auto_annealing()
-        return self.annealing
-
-    def _resolve_transfer(self):
-        """The generator used by ``fit``: ``"auto"`` resolved, or None."""
-        if isinstance(self.transfer, str):
-            return _auto_transfer()
-        return None if self.transfer is None else clone(self.transfer)
+        self._validate_nested()
 
     def _teacher_outputs(self, X, y, X_aux, *, need_logits: bool = True):
         """The fitted teacher and its members' logits on X (and X_aux).
@@ -352,41 +404,10 @@ class _BaseDistiller(BaseNeuralClassifier):
                 self.net_.online_teacher = None
                 self.net_.online_targets = False
 
-    def _net_options(self) -> dict[str, Any]:
-        """The student net's class and transfer settings (also for loading)."""
-        return dict(
-            net_class=_DistillationNet,
-            transfer=self.transfer_,
-            transfer_weight=self.transfer_weight,
-        )
-
     def _build_student(self, teacher, sample_shape) -> nn.Module:
         """The student network: ``module``, or else the teacher's architecture."""
-        module, module_kwargs = self.module, self._params_for("module")
-        if module is None:
-            module = teacher.module
-            module_kwargs = {
-                k[len("module__") :]: v
-                for k, v in teacher.get_params(deep=False).items()
-                if k.startswith("module__")
-            }
+        module, module_kwargs = self._student_module(teacher)
         return build_module(module, module_kwargs, sample_shape, len(self.classes_))
-
-    def _student_callbacks(self) -> dict:
-        callbacks = {}
-        if self.annealing_ is not None:
-            callbacks[ANNEALING_CALLBACK] = AnnealingCallback(self.annealing_)
-        callbacks.update(self._gradient_clip_callbacks())
-        return callbacks
-
-    def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
-        X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
-        if X_aux.shape[1:] != sample_shape:
-            raise ValueError(
-                f"X_aux has samples of shape {X_aux.shape[1:]}, but X has samples "
-                f"of shape {sample_shape}."
-            )
-        return X_aux
 
     def _adopt_teacher_classes(self, teacher) -> None:
         seen = self.classes_

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from sklearn.base import RegressorMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import Bunch, check_array
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 from torch import nn
 
 from ._base import BaseNeuralEstimator, _warn_if_unscaled
-from ._distiller import _DistillationNet
-from ._net import ANNEALING_CALLBACK, interrupts_propagate, merge_histories
+from ._distiller import _StudentMixin
+from ._net import interrupts_propagate, merge_histories
 from ._regression_losses import (
     GaussianNLLLoss,
     NormalWishartNLLLoss,
@@ -49,7 +49,6 @@ from ._regression_training import (
     fit_variance_scale,
 )
 from ._validation import InstanceOf
-from .annealing import AnnealingCallback, TemperatureAnnealing
 from .modules import MemberList, StackedEnsemble, build_module, can_vectorise
 from .transfer import GaussianNoise, OnlineTeacher
 
@@ -679,11 +678,6 @@ class DeepEnsembleRegressor(_BaseNeuralRegressor):
         return _gaussian_ensemble_measures(*self._member_params(raw))
 
 
-def _auto_annealing() -> TemperatureAnnealing:
-    """The schedule that ``annealing="auto"`` stands for: a new one each time."""
-    return TemperatureAnnealing()
-
-
 def _auto_transfer() -> GaussianNoise:
     """What ``transfer="auto"`` stands for: noise of 2 feature standard deviations.
 
@@ -703,7 +697,7 @@ def _fit_regression_teacher(teacher, X, y, X_aux):
     return teacher, outputs, aux
 
 
-class PriorNetworkRegressor(_BaseNeuralRegressor):
+class PriorNetworkRegressor(_StudentMixin, _BaseNeuralRegressor):
     """EnD² for regression: one network that outputs a Normal-Wishart distribution.
 
     The student's outputs z = (m, s, z_κ, z_ν) parametrise a Normal-Wishart
@@ -907,12 +901,7 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
     def _criterion_class(self) -> type[nn.Module]:
         return NormalWishartNLLLoss
 
-    def _nested_default(self, name: str) -> Any:
-        if name == "annealing" and self.annealing == "auto":
-            return _auto_annealing()
-        if name == "transfer" and self.transfer == "auto":
-            return _auto_transfer()
-        return None
+    _auto_transfer = staticmethod(_auto_transfer)
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -925,9 +914,7 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
                 "DeepEnsembleRegressor (or a fitted one in FrozenEstimator). Got "
                 f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
             )
-        for nested in (self.annealing, self.transfer):
-            if hasattr(nested, "_validate_params"):
-                nested._validate_params()
+        self._validate_nested()
 
     def _teacher_outputs(self, X, y, X_aux):
         """The fitted teacher and its members' raw outputs on X (and X_aux)."""
@@ -988,12 +975,7 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
         X, y = self._validate_fit_data(X, y)
         sample_shape = tuple(X.shape[1:])
         if X_aux is not None:
-            X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
-            if X_aux.shape[1:] != sample_shape:
-                raise ValueError(
-                    f"X_aux has samples of shape {X_aux.shape[1:]}, but X has "
-                    f"samples of shape {sample_shape}."
-                )
+            X_aux = self._validate_aux(X_aux, sample_shape)
         warm = self.warm_start and hasattr(self, "net_")
         if warm and sample_shape != self.sample_shape_:
             raise ValueError(
@@ -1029,17 +1011,9 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
         seed = self._draw_seed()
         with self._seeded(seed):
             if not warm:
-                self.annealing_ = (
-                    _auto_annealing()
-                    if isinstance(self.annealing, str)
-                    else self.annealing
-                )
-                transfer = (
-                    _auto_transfer()
-                    if isinstance(self.transfer, str)
-                    else self.transfer
-                )
-                self.transfer_ = None if transfer is None else clone(transfer).fit(X)
+                self.annealing_ = self._resolve_annealing()
+                transfer = self._resolve_transfer()
+                self.transfer_ = None if transfer is None else transfer.fit(X)
                 student = self._build_student(teacher, sample_shape)
                 self._check_module_output(student, X, 2 * self.n_targets_ + 2)
                 self.net_ = self._make_net(
@@ -1047,9 +1021,7 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
                     seed=seed,
                     extra_callbacks=self._student_callbacks(),
                     stage=f"{type(self).__name__} student",
-                    net_class=_DistillationNet,
-                    transfer=self.transfer_,
-                    transfer_weight=self.transfer_weight,
+                    **self._net_options(),
                 )
             if getattr(self, "transfer_", None) is not None:
                 self.net_.online_teacher = OnlineTeacher(teacher, self.device)
@@ -1060,24 +1032,10 @@ class PriorNetworkRegressor(_BaseNeuralRegressor):
                 self.net_.online_teacher = None
 
     def _build_student(self, teacher, sample_shape) -> nn.Module:
-        module, module_kwargs = self.module, self._params_for("module")
-        if module is None:
-            module = teacher.module
-            module_kwargs = {
-                k[len("module__") :]: v
-                for k, v in teacher.get_params(deep=False).items()
-                if k.startswith("module__")
-            }
+        module, module_kwargs = self._student_module(teacher)
         return build_module(
             module, module_kwargs, sample_shape, 2 * self.n_targets_ + 2
         )
-
-    def _student_callbacks(self) -> dict:
-        callbacks = {}
-        if self.annealing_ is not None:
-            callbacks[ANNEALING_CALLBACK] = AnnealingCallback(self.annealing_)
-        callbacks.update(self._gradient_clip_callbacks())
-        return callbacks
 
     def _rebuild_module(self) -> tuple[nn.Module, dict]:
         """The untrained student skeleton and its callbacks, for ``skend2.load``."""

@@ -303,6 +303,23 @@ def test_pickle_and_safe_save_load(diabetes, ensemble, student, which):
             np.testing.assert_array_equal(u[name], expected[name])
 
 
+def test_loaded_student_continues_with_its_transfer_inputs(diabetes, ensemble):
+    # A loaded student's net is rebuilt with the transfer inputs, so a warm
+    # start after skend2.load trains exactly as the original does.
+    X, y = diabetes
+    model = PriorNetworkRegressor(
+        FrozenEstimator(ensemble), max_epochs=2, random_state=0, **SMALL
+    ).fit(X, y)
+    buffer = io.BytesIO()
+    skend2.save(model, buffer)
+    buffer.seek(0)
+    loaded = skend2.load(buffer)
+    assert loaded.net_.transfer is not None
+    for m in (model, loaded):
+        m.set_params(teacher=FrozenEstimator(m.teacher_), warm_start=True).fit(X, y)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
 def test_save_load_pipeline(diabetes, tmp_path):
     X, y = diabetes
     pipe = make_pipeline(
