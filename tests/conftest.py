@@ -38,3 +38,14 @@ def digits_ensemble(digits):
     return DeepEnsembleClassifier(n_members=10, max_epochs=60, random_state=0).fit(
         digits.X_train, digits.y_train
     )
+
+
+def assert_same_members(a, b, X):
+    """Two ensembles with the same weights and the same member logits on X."""
+    for (name, pa), (_, pb) in zip(
+        a.module_.state_dict().items(), b.module_.state_dict().items()
+    ):
+        assert torch.equal(pa, pb), name
+    np.testing.assert_array_equal(
+        a.predict_member_logits(X), b.predict_member_logits(X)
+    )

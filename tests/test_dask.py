@@ -14,7 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-import torch
+from conftest import assert_same_members
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -93,16 +93,6 @@ def small(**params):
         random_state=0,
     )
     return DeepEnsembleClassifier(**{**defaults, **params})
-
-
-def assert_same_members(a, b, X):
-    for (name, pa), (_, pb) in zip(
-        a.module_.state_dict().items(), b.module_.state_dict().items()
-    ):
-        assert torch.equal(pa, pb), name
-    np.testing.assert_array_equal(
-        a.predict_member_logits(X), b.predict_member_logits(X)
-    )
 
 
 # -- members across workers --------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+from conftest import assert_same_members
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -322,16 +323,6 @@ def test_digits_ensemble_beats_single_member_and_detects_ood(digits, digits_ense
 
 
 # -- members in groups (n_groups): any joblib backend -----------------------------
-def assert_same_members(a, b, X):
-    for (name, pa), (_, pb) in zip(
-        a.module_.state_dict().items(), b.module_.state_dict().items()
-    ):
-        assert torch.equal(pa, pb), name
-    np.testing.assert_array_equal(
-        a.predict_member_logits(X), b.predict_member_logits(X)
-    )
-
-
 @pytest.mark.parametrize(
     "backend, params",
     [
