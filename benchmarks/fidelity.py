@@ -109,6 +109,8 @@ END2_VARIANTS: dict[str, dict[str, Any]] = {
 #: table; run them by name with ``--validation --models ...``). Every setting
 #: that the defaults would change is explicit.
 VALIDATION_VARIANTS: dict[str, dict[str, Any]] = {
+    "EnD² (annealing=None)": dict(annealing=None),
+    'EnD² (loss="proxy", annealing=None)': dict(loss="proxy", annealing=None),
     "EnD² (ce_weight=100, transfer=GaussianNoise())": dict(
         criterion__ce_weight=100.0, transfer=GaussianNoise()
     ),
@@ -759,12 +761,53 @@ def run(
     return payload
 
 
-def merge(folders: list[Path], output: Path) -> dict[str, Any]:
+#: How far the teacher (ensemble row) of an update may be from the one it
+#: updates (absolute, on error % and the OOD AUROCs): the same seeds and code
+#: give the same ensemble; more means the rows would distil another teacher.
+UPDATE_TEACHER_TOLERANCE = {"error": 1e-9, "ood_auroc_knowledge": 1e-3}
+
+
+def _update_rows(merged: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Replace rows of ``merged`` by those of a later run of the same seeds.
+
+    For re-running only the rows that a change of the defaults moves (e.g. the
+    EnD² rows) without re-running the others; the update's ensemble row must
+    match the merged one (it is the teacher both distil).
+    """
+    for dataset, block in payload["datasets"].items():
+        if dataset not in merged["datasets"]:
+            raise ValueError(f"update: {dataset} is not in the merged runs")
+        target = merged["datasets"][dataset]
+        for i, seed in enumerate(block["seeds"]):
+            if seed not in target["seeds"]:
+                raise ValueError(f"update: {dataset} seed {seed} is not merged")
+            j = target["seeds"].index(seed)
+            old = target["per_seed"]["ensemble"][j]
+            new = block["per_seed"]["ensemble"][i]
+            for key, tolerance in UPDATE_TEACHER_TOLERANCE.items():
+                if abs(old[key] - new[key]) > tolerance:
+                    raise ValueError(
+                        f"update: {dataset} seed {seed}: the ensemble's {key} is "
+                        f"{new[key]} against {old[key]}: another teacher"
+                    )
+            for model, runs in block["per_seed"].items():
+                if model == "ensemble":
+                    continue
+                if model not in target["per_seed"]:
+                    raise ValueError(f"update: row {model!r} is not merged")
+                target["per_seed"][model][j] = runs[i]
+
+
+def merge(
+    folders: list[Path], output: Path, updates: list[Path] | None = None
+) -> dict[str, Any]:
     """Merge runs (e.g. sets or seeds run in parallel processes) into one report.
 
     Each folder holds a ``results.json`` of this script; per set, the seeds of
     all runs are pooled (a seed present twice is an error), and the tables and
-    summary are computed again over them.
+    summary are computed again over them. The rows of each ``updates`` folder
+    (later runs of some rows for the same sets and seeds) then replace those
+    rows, the ensemble (the teacher) checked to be the same.
     """
     payloads = [
         json.loads((Path(f) / "results.json").read_text(encoding="utf-8"))
@@ -802,6 +845,11 @@ def merge(folders: list[Path], output: Path) -> dict[str, Any]:
             target["seeds"] += block["seeds"]
             for model, runs in block["per_seed"].items():
                 target["per_seed"][model] += runs
+    for folder in updates or []:
+        payload = json.loads((Path(folder) / "results.json").read_text("utf-8"))
+        _update_rows(merged, payload)
+        merged["meta"]["command"] += " ; rows updated by: " + payload["meta"]["command"]
+        merged["meta"].setdefault("updated_by", []).append(payload["meta"])
     merged["meta"]["seeds"] = sorted(
         {s for block in merged["datasets"].values() for s in block["seeds"]}
     )
@@ -870,11 +918,19 @@ def main(argv: list[str] | None = None) -> int:
         help="merge the results.json of earlier runs (e.g. seeds run in "
         "parallel) into --output instead of running anything",
     )  # fmt: skip
+    parser.add_argument(
+        "--update", nargs="+", type=Path, default=None, metavar="FOLDER",
+        help="with --merge: later runs of some rows (same sets and seeds, "
+        "e.g. the EnD² rows after a change of the defaults) whose rows replace "
+        "the merged ones; their ensemble must be the same",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.update is not None and args.merge is None:
+        parser.error("--update needs --merge")
     if args.merge is not None:
         if args.output is None:
             parser.error("--merge needs --output")
-        merge(args.merge, args.output)
+        merge(args.merge, args.output, args.update)
         return 0
 
     names = model_names(validation=True)

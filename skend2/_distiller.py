@@ -116,8 +116,12 @@ class _StudentMixin:
     def _resolve_annealing(self):
         """The schedule used by ``fit``: ``"auto"`` resolved, None for T = 1."""
         if isinstance(self.annealing, str):
-            return _auto_annealing()
+            return self._auto_annealing()
         return self.annealing
+
+    def _auto_annealing(self):
+        """The schedule that ``annealing="auto"`` resolves to at fit."""
+        return _auto_annealing()
 
     def _resolve_transfer(self):
         """The generator used by ``fit``: ``"auto"`` resolved, or None."""

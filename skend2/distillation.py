@@ -235,10 +235,15 @@ class PriorNetworkDistiller(_BaseDistiller):
         KL already holds a cross-entropy term).
     annealing : "auto", schedule or None, default="auto"
         Temperature schedule (teacher logits and z divided by T, loss multiplied
-        by T²); ``None`` trains at T = 1. ``"auto"`` is resolved in ``fit`` to a
-        new :class:`~skend2.TemperatureAnnealing` (the paper's schedule), stored
-        as ``annealing_``. Searchable as ``annealing__start`` etc., also from
-        ``"auto"`` (which then becomes that schedule).
+        by T²); ``None`` trains at T = 1. ``"auto"`` is resolved in ``fit``:
+        to ``None`` (T = 1) when the loss has a cross-entropy term (the default
+        ``criterion__ce_weight=100`` of ``loss="nll"``), which fits the
+        ensemble's mean as annealing was meant to and trained better without
+        it (docs/benchmarks.md); otherwise (``criterion__ce_weight=0``, the
+        paper's loss, and ``loss="proxy"``) to a new
+        :class:`~skend2.TemperatureAnnealing` (the paper's schedule). Stored as
+        ``annealing_``. Searchable as ``annealing__start`` etc., also from
+        ``"auto"`` (which then becomes that schedule, explicitly).
     transfer : "auto", transfer-input generator or None, default="auto"
         Inputs made from every training batch, labelled online by the teacher
         (:class:`~skend2.transfer.OnlineTeacher`: one teacher forward pass per
@@ -437,6 +442,16 @@ class PriorNetworkDistiller(_BaseDistiller):
     def _criterion_defaults(self) -> dict[str, Any]:
         # Chosen on the fidelity panel's validation splits (docs/benchmarks.md).
         return {"ce_weight": 100.0} if self.loss == "nll" else {}
+
+    def _auto_annealing(self):
+        # Annealing makes the likelihood fit the ensemble's mean early on; a
+        # cross-entropy term does that itself, and annealing it too cost
+        # accuracy (2-D spirals) and nothing was gained on the fidelity panel's
+        # validation splits (docs/benchmarks.md). T = 1 then.
+        criterion = {**self._criterion_defaults(), **self._params_for("criterion")}
+        if criterion.get("ce_weight", 0.0):
+            return None
+        return super()._auto_annealing()
 
     def _fit(self, X, y, X_aux) -> None:
         super()._fit(X, y, X_aux)

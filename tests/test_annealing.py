@@ -8,6 +8,7 @@ from sklearn.frozen import FrozenEstimator
 from skend2 import (
     ConstantTemperature,
     DeepEnsembleClassifier,
+    EnsembleDistiller,
     ExponentialAnnealing,
     PriorNetworkDistiller,
     TemperatureAnnealing,
@@ -97,14 +98,46 @@ def test_nested_set_params_does_not_touch_the_shared_default():
 def test_default_annealing_is_resolved_in_fit_and_never_shared(iris):
     X, y = iris
     teacher = DeepEnsembleClassifier(n_members=2, max_epochs=2, random_state=0)
-    student = PriorNetworkDistiller(teacher, max_epochs=3, random_state=0).fit(X, y)
-    other = PriorNetworkDistiller(teacher, max_epochs=3, random_state=0).fit(X, y)
+    paper = dict(criterion__ce_weight=0.0, max_epochs=3, random_state=0)
+    student = PriorNetworkDistiller(teacher, **paper).fit(X, y)
+    other = PriorNetworkDistiller(teacher, **paper).fit(X, y)
     assert student.annealing == "auto"
     assert isinstance(student.annealing_, TemperatureAnnealing)
     assert student.annealing_ is not other.annealing_
     student.annealing_.start = 3.0
     assert PriorNetworkDistiller().annealing == "auto"
     assert other.annealing_.start == 10.0
+
+
+@pytest.mark.parametrize(
+    "params, annealed",
+    [
+        ({}, False),  # the default cross-entropy term fits the mean: T = 1
+        ({"criterion__ce_weight": 1.0}, False),
+        ({"criterion__ce_weight": 0.0}, True),  # the paper's likelihood alone
+        ({"loss": "proxy"}, True),
+        ({"loss": "proxy", "criterion__ce_weight": 10.0}, False),
+    ],
+)
+def test_auto_annealing_depends_on_the_cross_entropy_term(iris, params, annealed):
+    X, y = iris
+    teacher = DeepEnsembleClassifier(n_members=2, max_epochs=2, random_state=0)
+    student = PriorNetworkDistiller(teacher, max_epochs=2, random_state=0, **params)
+    student.fit(X, y)
+    assert isinstance(student.annealing_, TemperatureAnnealing) is annealed
+    assert annealed or student.annealing_ is None
+    # T = 1 without annealing: the criterion's temperature never moved.
+    assert annealed or student.net_.criterion_.temperature == 1.0
+    # An explicit nested setting is honoured whatever the loss.
+    student.set_params(annealing__start=4.0).fit(X, y)
+    assert student.annealing_.start == 4.0
+
+
+def test_ensemble_distiller_keeps_the_papers_annealing(iris):
+    X, y = iris
+    teacher = DeepEnsembleClassifier(n_members=2, max_epochs=2, random_state=0)
+    student = EnsembleDistiller(teacher, max_epochs=2, random_state=0).fit(X, y)
+    assert isinstance(student.annealing_, TemperatureAnnealing)
 
 
 def test_nested_annealing_param_on_none_is_a_clear_error():
