@@ -50,6 +50,7 @@ Usage
 
     OMP_NUM_THREADS=1 python benchmarks/bench_dataset_memory.py          # ~2 GB
     OMP_NUM_THREADS=1 python benchmarks/bench_dataset_memory.py --quick  # ~50 MB
+    OMP_NUM_THREADS=1 python benchmarks/bench_dataset_memory.py --throughput-only
     python benchmarks/bench_dataset_memory.py --gb 1.0 --n-throughput 10000 \
         --n-cnn 500 --repeats 5 --tmpdir /var/tmp
 
@@ -271,43 +272,9 @@ def _load() -> str:
         return "load average: unavailable"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="~50 MB file")
-    parser.add_argument("--gb", type=float, default=None, help="file size in GB")
-    parser.add_argument("--n-throughput", type=int, default=None)
-    parser.add_argument("--n-cnn", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--tmpdir", default=None, help="where the file is written")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
-        return 0
-
-    gb = args.gb if args.gb is not None else (0.05 if args.quick else 2.0)
-    n_tp = args.n_throughput or (4000 if args.quick else 20_000)
-    n_cnn = args.n_cnn or (250 if args.quick else 1000)
-    image_bytes = int(np.prod(IMAGE_SHAPE)) * 4
-    n = int(gb * 1e9 // image_bytes)
-    need = n * (image_bytes + 8)
-    parent = args.tmpdir or tempfile.gettempdir()
-    free = shutil.disk_usage(parent).free
-    print("bench_dataset_memory", "(--quick)" if args.quick else "")
-    print(
-        f"python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
-    )
-    print(f"at start: {_load()}")
-    if free < 2 * need:
-        print(
-            f"not enough space in {parent}: {free / 1e9:.1f} GB free, "
-            f"{need / 1e9:.2f} GB needed (with 2x margin)"
-        )
-        return 2
-
+def memory_part(n: int, parent: str) -> int:
+    """Part 1: fit from a memmapped file in a fresh process; 0 if the target holds."""
     directory = tempfile.mkdtemp(prefix="skend2_bench_memmap_", dir=parent)
-    failed = False
     try:
         start = time.perf_counter()
         x_path, y_path = write_memmap(directory, n)
@@ -379,10 +346,56 @@ def main() -> int:
             f"  after fit: VmRSS {a['VmRSS']:.1f} MB (RssAnon {a['RssAnon']:.1f}, "
             f"RssFile {a['RssFile']:.1f})"
         )
-        failed |= not ok_anon
+        return 0 if ok_anon else 1
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         print(f"  temporary directory deleted: {not os.path.exists(directory)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="~50 MB file")
+    parser.add_argument("--gb", type=float, default=None, help="file size in GB")
+    parser.add_argument("--n-throughput", type=int, default=None)
+    parser.add_argument("--n-cnn", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tmpdir", default=None, help="where the file is written")
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="skip the memory part (no file is written)",
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return 0
+
+    gb = args.gb if args.gb is not None else (0.05 if args.quick else 2.0)
+    n_tp = args.n_throughput or (4000 if args.quick else 20_000)
+    n_cnn = args.n_cnn or (250 if args.quick else 1000)
+    image_bytes = int(np.prod(IMAGE_SHAPE)) * 4
+    n = int(gb * 1e9 // image_bytes)
+    need = n * (image_bytes + 8)
+    parent = args.tmpdir or tempfile.gettempdir()
+    free = shutil.disk_usage(parent).free
+    print("bench_dataset_memory", "(--quick)" if args.quick else "")
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    )
+    print(f"at start: {_load()}")
+    failed = False
+    if args.throughput_only:
+        print("\n[memory] skipped (--throughput-only)")
+    elif free < 2 * need:
+        print(
+            f"not enough space in {parent}: {free / 1e9:.1f} GB free, "
+            f"{need / 1e9:.2f} GB needed (with 2x margin)"
+        )
+        return 2
+    else:
+        failed |= memory_part(n, parent) != 0
 
     for module_name, n_images in (("MLP", n_tp), ("SmallCNN", n_cnn)):
         print(

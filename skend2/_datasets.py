@@ -18,6 +18,8 @@ one by one from the Dataset costs too).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from numbers import Number
 from typing import Any
 
@@ -97,6 +99,19 @@ def _label(value: Any, index: int, owner: str) -> Any:
     )
 
 
+def _one_label_each(targets: Any) -> bool:
+    """Whether ``targets`` is a 1-d array or tensor of numbers or strings.
+
+    Its ``tolist()`` then holds one valid label per item: the per-item checks
+    of :func:`_label` can be skipped.
+    """
+    if isinstance(targets, np.ndarray):
+        return targets.ndim == 1 and targets.dtype.kind in "biufU"
+    if torch.is_tensor(targets):
+        return targets.ndim == 1 and not targets.is_complex()
+    return False
+
+
 class DatasetInput:
     """A user's Dataset, checked: its length and sample shape, its targets.
 
@@ -155,6 +170,8 @@ class DatasetInput:
                     f"{owner}: the dataset's targets attribute has {len(values)} "
                     f"labels for {n} items."
                 )
+            if _one_label_each(given):
+                return np.asarray(values)
             labels = [_label(v, i, owner) for i, v in enumerate(values)]
         else:
             labels = [
@@ -172,7 +189,10 @@ class DatasetInput:
 
     def read(self, index: int) -> torch.Tensor:
         """Item ``index``'s input, checked: float32, of the sample shape."""
-        x, _ = _pair(self.dataset[index], index, self.owner)
+        return self._checked(self.dataset[index], index)
+
+    def _checked(self, item: Any, index: int) -> torch.Tensor:
+        x, _ = _pair(item, index, self.owner)
         x = _as_sample(x, index, self.owner)
         if tuple(x.shape) != self.sample_shape:
             raise ValueError(
@@ -182,9 +202,90 @@ class DatasetInput:
             )
         return x
 
+    def read_batch(self, indices: list[int]) -> torch.Tensor:
+        """The inputs of items ``indices``, stacked and checked as :meth:`read` does.
+
+        The checks run on the whole batch (the items' types, then the stacked
+        tensor's shape), not item by item: the per-item costs of ``read`` made
+        a Dataset 1.6x slower than arrays for a small network
+        (``benchmarks/bench_dataset_memory.py``). The items of a batch that
+        fails them are checked one by one, so that the error names the first
+        bad item, as ``read`` would.
+
+        Python's cyclic garbage collector is paused while a batch is read:
+        its thousands of item objects (tuples, tensors) are freed by reference
+        counting once it is stacked, but, alive together, they set off
+        collections that promote them to the oldest generation and, now and
+        then, a full collection of the whole heap (measured: 0.2 s each in a
+        process holding torch, skorch and scikit-learn, a fifth of a 2-epoch
+        fit of the benchmark's MLP from a Dataset).
+        """
+        with _collector_paused():
+            return self._read_batch(indices)
+
+    def _read_batch(self, indices: list[int]) -> torch.Tensor:
+        dataset = self.dataset
+        items = [dataset[i] for i in indices]
+        batch = None
+        if set(map(type, items)) <= _PAIR_TYPES and set(map(len, items)) == {2}:
+            inputs = next(zip(*items))
+            batch = _stack(inputs)
+        if batch is None or tuple(batch.shape[1:]) != self.sample_shape:
+            # The items checked one by one (not read again): the error of the
+            # first bad one, or a batch of valid items of mixed kinds.
+            return torch.stack(
+                [self._checked(item, int(i)) for item, i in zip(items, indices)]
+            )
+        return batch
+
+
+# Item types that hold an (x, y) pair.
+_PAIR_TYPES = {tuple, list}
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off inside, as it was after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _stack(inputs: tuple) -> torch.Tensor | None:
+    """Inputs stacked into a float32 tensor in one call, or None if they do not.
+
+    Tensors stack with ``torch.stack``, arrays and sequences of numbers with
+    ``np.stack``; anything else (mixed kinds, shapes that differ, values that
+    are not numbers) gives None, for the item-by-item path to name the item.
+    """
+    try:
+        if torch.is_tensor(inputs[0]):
+            batch = torch.stack(inputs).detach()
+        else:
+            batch = torch.from_numpy(np.stack(inputs).astype(np.float32, order="C"))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if batch.is_complex():
+        return None
+    return batch.to(torch.float32)
+
+
+def _as_is(batch: Any) -> Any:
+    """The collate function of batches that are already stacked."""
+    return batch
+
 
 class _Inputs(Dataset):
-    """The checked inputs of a :class:`DatasetInput` (what DataLoaders read)."""
+    """The checked inputs of a :class:`DatasetInput` (what DataLoaders read).
+
+    ``__getitems__`` reads a whole batch of indices at once (a ``DataLoader``
+    calls it instead of ``__getitem__`` per index), stacked: the loaders use
+    ``collate_fn=_as_is``.
+    """
 
     def __init__(self, source: DatasetInput) -> None:
         self.source = source
@@ -194,6 +295,9 @@ class _Inputs(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.source.read(int(index))
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        return self.source.read_batch(indices)
 
 
 class ItemData(Dataset):
@@ -236,6 +340,7 @@ class ItemData(Dataset):
         loader = DataLoader(
             _Inputs(self.source),
             batch_sampler=[r.reshape(-1).tolist() for r in rows],
+            collate_fn=_as_is,
             generator=generator,
             **loader_options(options),
         )
@@ -246,6 +351,60 @@ class ItemData(Dataset):
                 X.to(self.device, non_blocking=non_blocking),
                 self.y[batch].to(self.device),
             )
+
+
+class CyclingBatches:
+    """Batches of a Dataset's inputs without end: pass after shuffled pass.
+
+    What a Dataset ``X_aux`` gives a distiller's student: ``next()`` reads one
+    batch of ``batch_size`` items through a ``DataLoader`` (the
+    ``iterator_train__*`` options), on ``device``; when a pass over the
+    Dataset ends, the next begins in a new order. The orders (and the workers'
+    base seeds) are drawn from a generator of its own, seeded by ``seed``, so
+    torch's global RNG is left to dropout and transfer inputs. Nothing is read
+    before the first ``next()``.
+    """
+
+    def __init__(
+        self,
+        source: DatasetInput,
+        batch_size: int,
+        options: dict[str, Any],
+        seed: int,
+        device: Any,
+    ) -> None:
+        self.source = source
+        self.batch_size = int(batch_size)
+        self.options = options
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.device = device
+        self._loader = None
+        self._pass = None
+
+    def __iter__(self) -> CyclingBatches:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        batch = None if self._pass is None else next(self._pass, None)
+        if batch is None:
+            if self._loader is None:
+                self._loader = DataLoader(
+                    _Inputs(self.source),
+                    batch_size=self.batch_size,
+                    shuffle=True,
+                    collate_fn=_as_is,
+                    generator=self.generator,
+                    **loader_options(self.options),
+                )
+            self._pass = iter(self._loader)
+            batch = next(self._pass)
+        non_blocking = bool(self.options.get("pin_memory"))
+        return batch.to(self.device, non_blocking=non_blocking)
+
+    def close(self) -> None:
+        """End the pass under way and drop the loader (and its workers)."""
+        self._pass = None
+        self._loader = None
 
 
 def loader_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +428,7 @@ def dataset_chunks(source: DatasetInput, batch_size: int, options: dict[str, Any
         _Inputs(source),
         batch_size=batch_size,
         shuffle=False,
+        collate_fn=_as_is,
         # Its own generator: predicting leaves torch's global RNG alone.
         generator=torch.Generator().manual_seed(0),
         **loader_options(options),

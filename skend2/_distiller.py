@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
 from ._base import BaseNeuralClassifier
-from ._datasets import DatasetInput, sample_inputs
+from ._datasets import CyclingBatches, DatasetInput, is_dataset, sample_inputs
 from ._net import ANNEALING_CALLBACK, _Net, interrupts_propagate
 from ._validation import InstanceOf
 from .annealing import AnnealingCallback, TemperatureAnnealing
@@ -35,6 +35,10 @@ __all__: list[str] = []
 
 # Items a transfer-input generator is fitted on when X is a Dataset.
 _TRANSFER_FIT_ITEMS = 2048
+
+# Added to the student's seed for the order of a Dataset X_aux's items (the
+# training batches' iterator draws from the seed itself).
+_AUX_SEED_OFFSET = 104_729
 
 
 def _auto_annealing() -> TemperatureAnnealing:
@@ -56,11 +60,14 @@ def _fit_teacher(teacher, X, y, X_aux):
 
 
 class _DistillationNet(_Net):
-    """The student's net: adds the loss on transfer inputs to each training step.
+    """The student's net: adds the loss on transfer and auxiliary inputs to each step.
 
     skorch's ``get_loss`` hook: on every training batch, ``transfer`` makes new
-    inputs from the batch, the online teacher labels them, and the loss is
-    ``(1 − w) · loss(batch) + w · loss(new inputs)`` with ``w = transfer_weight``.
+    inputs from the batch and ``aux_batches`` (a Dataset ``X_aux``) gives its
+    next batch; the online teacher labels both, and the loss is
+    ``(1 − w) · loss(batch) + w · loss(new inputs)`` with ``w = transfer_weight``
+    when one of the two is there, ``(1 − w) · loss(batch) + (w / 2) ·
+    loss(transfer inputs) + (w / 2) · loss(auxiliary batch)`` when both are.
     With ``online_targets`` set (``teacher_outputs="online"``), the batch's own
     targets are the online teacher's logits on that very batch, as the student
     sees it (augmented), in training and validation steps alike.
@@ -74,19 +81,29 @@ class _DistillationNet(_Net):
         self.transfer_weight = transfer_weight
         self.online_teacher = None
         self.online_targets = False
+        self.aux_batches = None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if self.online_targets:
             y_true = self.online_teacher(X)
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        if not training or self.transfer is None or self.online_teacher is None:
+        if not training or self.online_teacher is None:
             return loss
-        X_new = self.transfer.sample(X)
-        new_loss = super().get_loss(
-            self.infer(X_new), self.online_teacher(X_new), X=X_new, training=True
-        )
+        extra = []
+        if self.transfer is not None:
+            extra.append(self.transfer.sample(X))
+        if getattr(self, "aux_batches", None) is not None:
+            extra.append(next(self.aux_batches))
+        if not extra:
+            return loss
         weight = self.transfer_weight
-        return (1.0 - weight) * loss + weight * new_loss
+        total = (1.0 - weight) * loss
+        for X_new in extra:
+            new_loss = super().get_loss(
+                self.infer(X_new), self.online_teacher(X_new), X=X_new, training=True
+            )
+            total = total + (weight / len(extra)) * new_loss
+        return total
 
 
 class _StudentMixin:
@@ -130,6 +147,12 @@ class _StudentMixin:
         return None if self.transfer is None else clone(self.transfer)
 
     def _validate_aux(self, X_aux, sample_shape) -> np.ndarray:
+        if is_dataset(X_aux):
+            # The classifier distillers read a Dataset X_aux before this check.
+            raise TypeError(
+                f"{type(self).__name__}.fit takes X_aux as an array, not as a "
+                f"Dataset ({type(X_aux).__name__})."
+            )
         X_aux = check_array(X_aux, allow_nd=True, dtype=[np.float32, np.float64])
         if X_aux.shape[1:] != sample_shape:
             raise ValueError(
@@ -137,6 +160,33 @@ class _StudentMixin:
                 f"of shape {sample_shape}."
             )
         return X_aux
+
+    def _validate_aux_dataset(self, X_aux, sample_shape) -> DatasetInput:
+        """A Dataset X_aux, checked (its length, item 0's shape), not read further."""
+        source = DatasetInput(X_aux, f"X_aux of {type(self).__name__}.fit")
+        if source.sample_shape != tuple(sample_shape):
+            raise ValueError(
+                f"X_aux has samples of shape {source.sample_shape}, but X has "
+                f"samples of shape {tuple(sample_shape)}."
+            )
+        return source
+
+    def _aux_batches(self, source: DatasetInput, seed: int) -> CyclingBatches:
+        """The batches of a Dataset X_aux, one per student step, on ``device``.
+
+        As many items as a training batch (``iterator_train__batch_size`` or
+        ``batch_size``), read through a ``DataLoader`` with the
+        ``iterator_train__*`` options, reshuffled every pass, in orders drawn
+        from ``seed`` (not from torch's global RNG).
+        """
+        options = self._params_for("iterator_train")
+        return CyclingBatches(
+            source,
+            batch_size=options.get("batch_size", self.batch_size),
+            options=options,
+            seed=seed + _AUX_SEED_OFFSET,
+            device=self.device,
+        )
 
     def _student_module(self, teacher) -> tuple[Any, dict[str, Any]]:
         """``module`` and its options, or else the teacher's architecture."""
@@ -303,11 +353,22 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
             Class labels. The student learns from the teacher's members, not from
             y; y fits the teacher and fixes ``classes_``. None for a Dataset,
             whose items carry the labels.
-        X_aux : array-like of shape (n_aux, ...), default=None
-            Extra unlabelled inputs, passed through the teacher and added to the
-            distillation set (the paper's EnD²+AUX); with array X only. Note:
-            inside a ``Pipeline`` X_aux bypasses the preceding steps; transform
-            it yourself.
+        X_aux : array-like of shape (n_aux, ...) or Dataset, default=None
+            Extra unlabelled inputs (the paper's EnD²+AUX), of X's sample shape.
+            An array (with array X only) is passed through the teacher once and
+            added to the distillation set. A ``torch.utils.data.Dataset`` of
+            (x, y) items (y is not used), with array or Dataset X, is never
+            materialised: every student step reads its next batch of
+            ``batch_size`` items (a ``DataLoader`` with the
+            ``iterator_train__*`` options; a new order each pass over it),
+            labelled by the online teacher
+            (:class:`~skend2.transfer.OnlineTeacher`, one more teacher and
+            student forward pass per step), and weighted as transfer inputs
+            are: the loss is (1 − w)·loss(batch) + w·loss(auxiliary batch),
+            w = ``transfer_weight``; with a ``transfer`` generator as well,
+            w is shared equally, (1 − w)·loss(batch) + (w/2)·loss(transfer
+            inputs) + (w/2)·loss(auxiliary batch). Note: inside a ``Pipeline``
+            X_aux bypasses the preceding steps; transform it yourself.
 
         Returns
         -------
@@ -321,18 +382,29 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
     def _fit(self, X, y, X_aux) -> None:
         self._validate_params()
         X_raw, y_raw = X, y
-        X, y_encoded = self._validate_fit_data(X, y)
+        with warnings.catch_warnings():
+            if is_dataset(X_aux):
+                # The DataLoader options of array X do apply: to X_aux's batches.
+                warnings.filterwarnings(
+                    "ignore", ".*apply to Dataset inputs only", UserWarning
+                )
+            X, y_encoded = self._validate_fit_data(X, y)
         from_dataset = isinstance(X, DatasetInput)
         mode = self.teacher_outputs
         if mode == "auto":
             mode = "online" if from_dataset else "offline"
         sample_shape = tuple(X.shape[1:])
-        if X_aux is not None:
+        aux_source = None
+        if is_dataset(X_aux):
+            # Read batch by batch in the student's steps, never materialised.
+            aux_source = self._validate_aux_dataset(X_aux, sample_shape)
+            X_aux = None
+        elif X_aux is not None:
             if from_dataset:
                 raise ValueError(
-                    f"{type(self).__name__}.fit takes X_aux with array X only; "
-                    "with a Dataset X, add the auxiliary inputs to the Dataset "
-                    "or use a transfer-input generator (transfer=...)."
+                    f"{type(self).__name__}.fit takes an array X_aux with array X "
+                    "only; with a Dataset X, pass X_aux as a Dataset of (x, y) "
+                    "items too (y is not used)."
                 )
             X_aux = self._validate_aux(X_aux, sample_shape)
         warm = self.warm_start and hasattr(self, "net_")
@@ -398,15 +470,22 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
                     stage=f"{type(self).__name__} student",
                     **self._net_options(),
                 )
-            if self.transfer_ is not None or mode == "online":
+            labels_online = mode == "online" or aux_source is not None
+            if self.transfer_ is not None or labels_online:
                 self.net_.online_teacher = OnlineTeacher(teacher, self.device)
             self.net_.online_targets = mode == "online"
+            if aux_source is not None:
+                self.net_.aux_batches = self._aux_batches(aux_source, seed)
             try:
                 self._train(self.net_, X, targets, y_split)
             finally:
-                # The teacher's copy is needed only while training.
+                # The teacher's copy and the auxiliary batches are needed only
+                # while training.
                 self.net_.online_teacher = None
                 self.net_.online_targets = False
+                if aux_source is not None:
+                    self.net_.aux_batches.close()
+                    self.net_.aux_batches = None
 
     def _build_student(self, teacher, sample_shape) -> nn.Module:
         """The student network: ``module``, or else the teacher's architecture."""

@@ -61,7 +61,9 @@ class EnsembleDistiller(_BaseDistiller):
         trains on the training rows (and ``X_aux``) only.
     transfer_weight : float in [0, 1), default=0.5
         Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
-        w·loss(transfer inputs).
+        w·loss(transfer inputs). Batches of a Dataset ``X_aux`` (see
+        :meth:`fit`) are weighted the same way, and share w equally with the
+        transfer inputs when both are used.
     teacher_outputs : {"auto", "offline", "online"}, default="auto"
         Where the student's targets come from. ``"offline"``: the teacher's
         member logits computed once on the stored inputs before training (the
@@ -261,7 +263,9 @@ class PriorNetworkDistiller(_BaseDistiller):
         against its ensemble's 0.90. The cost: about twice the time per step.
     transfer_weight : float in [0, 1), default=0.5
         Weight w of the transfer inputs: the loss is (1 − w)·loss(batch) +
-        w·loss(transfer inputs).
+        w·loss(transfer inputs). Batches of a Dataset ``X_aux`` (see
+        :meth:`fit`) are weighted the same way, and share w equally with the
+        transfer inputs when both are used.
     teacher_outputs : {"auto", "offline", "online"}, default="auto"
         Where the student's targets come from. ``"offline"``: the teacher's
         member logits computed once on the stored inputs before training (the

@@ -371,3 +371,70 @@ def test_transfer_generator_is_fitted_on_dataset_items(data, teacher):
         warnings.simplefilter("error")
         student = _distiller(PriorNetworkDistiller, teacher).fit(as_dataset(X, y))
     np.testing.assert_allclose(student.transfer_.std_, X.std(axis=0), rtol=1e-5)
+
+
+def test_batches_are_read_whole_and_checked_as_items_are():
+    kinds = {
+        "float32 tensors": [(torch.full((D,), float(i)), 0) for i in range(6)],
+        "float64 arrays": [(np.full(D, i, dtype=np.float64), 0) for i in range(6)],
+        "lists": [[[float(i)] * D, 0] for i in range(6)],
+        "mixed kinds": [
+            (torch.full((D,), float(i)) if i % 2 else np.full(D, i), 0)
+            for i in range(6)
+        ],
+    }
+    for name, items in kinds.items():
+        source = DatasetInput(Items(items), "test")
+        batch = source.read_batch([4, 1, 5])
+        assert batch.dtype == torch.float32, name
+        expected = torch.stack([source.read(i) for i in (4, 1, 5)])
+        assert torch.equal(batch, expected), name
+        assert torch.equal(batch[:, 0], torch.tensor([4.0, 1.0, 5.0])), name
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (("abc", 0), TypeError, "item 3 has an input x of type str"),
+        ((np.zeros(D + 1), 0), ValueError, r"item 3 has \(5,\), item 0 has \(4,\)"),
+        ((torch.zeros(D + 1), 0), ValueError, r"item 3 has \(5,\)"),
+        (np.zeros(D), TypeError, r"\(x, y\) pairs; its item 3 is a ndarray"),
+        ((np.zeros(D), 0, 1), TypeError, "item 3 is a tuple of length 3"),
+    ],
+)
+def test_a_bad_item_in_a_batch_is_named(bad, error, match):
+    items = [(np.zeros(D, dtype=np.float32), 0)] * 6
+    items[3] = bad
+    source = DatasetInput(Items(items), "test")
+    assert source.read_batch([0, 1, 2]).shape == (3, D)
+    with pytest.raises(error, match=match):
+        source.read_batch([5, 3, 1])
+
+
+def test_targets_attribute_gives_the_same_labels_as_the_items(data):
+    X, y = data
+    from_items = DatasetInput(Items(list(zip(X, y))), "test").targets()
+    for targets in (y, torch.from_numpy(y), list(y)):
+        dataset = Items(list(zip(X, y)))
+        dataset.targets = targets
+        labels = DatasetInput(dataset, "test").targets()
+        np.testing.assert_array_equal(labels, from_items)
+        assert labels.dtype == from_items.dtype
+
+
+def test_reading_a_batch_leaves_the_garbage_collector_as_it_was():
+    import gc
+
+    source = DatasetInput(Items(_pairs()), "test")
+    bad = DatasetInput(Items(_pairs()[:3] + [("abc", 0)]), "test")
+    enabled = gc.isenabled()
+    try:
+        for state in (True, False):
+            (gc.enable if state else gc.disable)()
+            source.read_batch([0, 1, 2])
+            assert gc.isenabled() is state
+            with pytest.raises(TypeError, match="item 3"):
+                bad.read_batch([3, 0])
+            assert gc.isenabled() is state
+    finally:
+        (gc.enable if enabled else gc.disable)()
