@@ -9,6 +9,7 @@ holds the two public distillers.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from numbers import Real
 from typing import Any
 
@@ -107,16 +108,111 @@ class _DistillationNet(_Net):
 
 
 class _StudentMixin:
-    """What every distiller does with its student, classifier or regressor.
+    """What every distiller does with its teacher and student, classifier or regressor.
 
-    ``annealing="auto"`` and ``transfer="auto"`` resolved (``_auto_transfer``
-    names the generator "auto" stands for), the student's architecture taken
-    from the teacher, its callbacks, and the net options that fitting and
-    ``skend2.load`` share (so a loaded student continues with its transfer
-    inputs).
+    The teacher checked, fitted (or taken from ``FrozenEstimator``) and cached
+    with ``memory``, its members' outputs checked; ``annealing="auto"`` and
+    ``transfer="auto"`` resolved (``_auto_transfer`` names the generator "auto"
+    stands for), the student's architecture taken from the teacher, its
+    callbacks, and the net options that fitting and ``skend2.load`` share (so a
+    loaded student continues with its transfer inputs).
+
+    Each distiller names its teacher's class (``_teacher_class``: what
+    ``teacher=None`` fits), the cached step that fits a teacher and computes
+    its members' outputs (``_teacher_fit_step``, the function that
+    ``memory.cache`` wraps), ``_member_outputs`` (the same outputs of a
+    fitted teacher) and ``_nonfinite_message`` (the error for outputs that
+    are not all finite, formatted with ``name``, "X" or "X_aux").
     """
 
     _auto_transfer = staticmethod(_auto_transfer)
+    _teacher_class: type
+    _teacher_fit_step: Callable
+    _nonfinite_message: str
+
+    @staticmethod
+    def _member_outputs(teacher, X) -> np.ndarray:
+        """The fitted teacher's members' outputs on X: what the student learns."""
+        raise NotImplementedError
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator) and not isinstance(
+            teacher.estimator, self._teacher_class
+        ):
+            raise TypeError(
+                f"The 'teacher' parameter of {type(self).__name__} must be a "
+                f"{self._teacher_class.__name__} (or a fitted one in "
+                "FrozenEstimator). Got "
+                f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
+            )
+        self._validate_nested()
+
+    def _teacher_outputs(self, X, y, X_aux, *, need_outputs: bool = True):
+        """The fitted teacher and its members' outputs on X (and X_aux).
+
+        A Dataset X is never hashed for ``memory`` (that would read it all):
+        its teacher is fitted anew, with a warning if ``memory`` is set, and
+        its outputs are computed only if ``need_outputs`` (offline outputs).
+        Called by ``_fit`` directly: the warnings' ``stacklevel`` names the
+        caller of ``fit``.
+        """
+        teacher = self.teacher
+        if isinstance(teacher, FrozenEstimator):
+            fitted = teacher.estimator
+            check_is_fitted(fitted)
+            outputs = self._member_outputs(fitted, X) if need_outputs else None
+            aux = None if X_aux is None else self._member_outputs(fitted, X_aux)
+            return fitted, outputs, aux
+        if teacher is None:
+            teacher = self._teacher_class(
+                random_state=self.random_state, device=self.device
+            )
+        elif hasattr(teacher, "net_"):
+            warnings.warn(
+                f"{type(self).__name__} got a fitted teacher, which fit() clones "
+                "and fits again on the same data (as cross-validation requires). "
+                "To distil this fitted ensemble as it is, pass "
+                "teacher=FrozenEstimator(ensemble) (sklearn.frozen).",
+                UserWarning,
+                stacklevel=4,
+            )
+        if isinstance(X, torch.utils.data.Dataset):
+            if self.memory is not None:
+                warnings.warn(
+                    f"{type(self).__name__}: memory= caches teachers fitted on "
+                    "arrays only (a Dataset cannot be hashed without reading it "
+                    "all); this teacher is fitted anew and not cached.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            teacher = clone(teacher).fit(X)
+            outputs = self._member_outputs(teacher, X) if need_outputs else None
+            return teacher, outputs, None
+        # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
+        from ._cache import cached_teacher_fit
+
+        memory = check_memory(self.memory)
+        return cached_teacher_fit(
+            memory, self._teacher_fit_step, clone(teacher), X, y, X_aux
+        )
+
+    def _check_teacher_outputs(self, outputs, aux_outputs) -> None:
+        """Raise ``_nonfinite_message`` if the members' outputs are not all finite."""
+        for name, values in (("X", outputs), ("X_aux", aux_outputs)):
+            if values is not None and not np.isfinite(values).all():
+                raise ValueError(self._nonfinite_message.format(name=name))
+
+    def _is_warm(self, sample_shape: tuple) -> bool:
+        """Whether fit continues the fitted student (``warm_start``): same shape."""
+        warm = self.warm_start and hasattr(self, "net_")
+        if warm and sample_shape != self.sample_shape_:
+            raise ValueError(
+                "warm_start=True needs the same input shape as the previous fit: "
+                f"{self.sample_shape_}, got {sample_shape}."
+            )
+        return warm
 
     def _nested_default(self, name: str) -> Any:
         if name == "annealing" and self.annealing == "auto":
@@ -281,62 +377,17 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
         "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
     }
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        teacher = self.teacher
-        if isinstance(teacher, FrozenEstimator) and not isinstance(
-            teacher.estimator, DeepEnsembleClassifier
-        ):
-            raise TypeError(
-                f"The 'teacher' parameter of {type(self).__name__} must be a "
-                "DeepEnsembleClassifier (or a fitted one in FrozenEstimator). Got "
-                f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
-            )
-        self._validate_nested()
+    _teacher_class = DeepEnsembleClassifier
+    _teacher_fit_step = staticmethod(_fit_teacher)
+    _nonfinite_message = (
+        "The teacher's member logits on {name} are not all finite; the teacher "
+        "diverged or its module outputs NaN/inf. Refit the teacher (a lower lr, "
+        "scaled inputs) before distilling it."
+    )
 
-    def _teacher_outputs(self, X, y, X_aux, *, need_logits: bool = True):
-        """The fitted teacher and its members' logits on X (and X_aux).
-
-        A Dataset X is never hashed for ``memory`` (that would read it all):
-        its teacher is fitted anew, with a warning if ``memory`` is set, and
-        its logits are computed only if ``need_logits`` (offline outputs).
-        """
-        teacher = self.teacher
-        if isinstance(teacher, FrozenEstimator):
-            check_is_fitted(teacher.estimator)
-            logits = teacher.predict_member_logits(X) if need_logits else None
-            aux = None if X_aux is None else teacher.predict_member_logits(X_aux)
-            return teacher.estimator, logits, aux
-        if teacher is None:
-            teacher = DeepEnsembleClassifier(
-                random_state=self.random_state, device=self.device
-            )
-        elif hasattr(teacher, "net_"):
-            warnings.warn(
-                f"{type(self).__name__} got a fitted teacher, which fit() clones "
-                "and fits again on the same data (as cross-validation requires). "
-                "To distil this fitted ensemble as it is, pass "
-                "teacher=FrozenEstimator(ensemble) (sklearn.frozen).",
-                UserWarning,
-                stacklevel=4,
-            )
-        if isinstance(X, torch.utils.data.Dataset):
-            if self.memory is not None:
-                warnings.warn(
-                    f"{type(self).__name__}: memory= caches teachers fitted on "
-                    "arrays only (a Dataset cannot be hashed without reading it "
-                    "all); this teacher is fitted anew and not cached.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            teacher = clone(teacher).fit(X)
-            logits = teacher.predict_member_logits(X) if need_logits else None
-            return teacher, logits, None
-        # skend2's own cache: the teacher in the safe format, no pickle (_cache.py).
-        from ._cache import cached_teacher_fit
-
-        memory = check_memory(self.memory)
-        return cached_teacher_fit(memory, _fit_teacher, clone(teacher), X, y, X_aux)
+    @staticmethod
+    def _member_outputs(teacher, X) -> np.ndarray:
+        return teacher.predict_member_logits(X)
 
     # -- fit --------------------------------------------------------------------
     def fit(self, X, y=None, X_aux=None):
@@ -407,25 +458,14 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
                     "items too (y is not used)."
                 )
             X_aux = self._validate_aux(X_aux, sample_shape)
-        warm = self.warm_start and hasattr(self, "net_")
-        if warm and sample_shape != self.sample_shape_:
-            raise ValueError(
-                "warm_start=True needs the same input shape as the previous fit: "
-                f"{self.sample_shape_}, got {sample_shape}."
-            )
+        warm = self._is_warm(sample_shape)
         # A Ctrl-C in the teacher stage aborts the fit: a half-trained teacher
         # is neither distilled nor cached.
         with interrupts_propagate():
             teacher, logits, aux_logits = self._teacher_outputs(
-                X_raw, y_raw, X_aux, need_logits=mode == "offline"
+                X_raw, y_raw, X_aux, need_outputs=mode == "offline"
             )
-        for name, values in (("X", logits), ("X_aux", aux_logits)):
-            if values is not None and not np.isfinite(values).all():
-                raise ValueError(
-                    f"The teacher's member logits on {name} are not all finite; "
-                    "the teacher diverged or its module outputs NaN/inf. Refit "
-                    "the teacher (a lower lr, scaled inputs) before distilling it."
-                )
+        self._check_teacher_outputs(logits, aux_logits)
         if warm and not np.array_equal(teacher.classes_, self.teacher_.classes_):
             raise ValueError(
                 "warm_start=True needs a teacher with the same classes as the "

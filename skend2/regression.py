@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin, clone
+from sklearn.base import RegressorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import validate_data
 from torch import nn
 
 from ._base import BaseNeuralEstimator, _warn_if_unscaled
@@ -902,47 +902,16 @@ class PriorNetworkRegressor(_StudentMixin, _BaseNeuralRegressor):
         return NormalWishartNLLLoss
 
     _auto_transfer = staticmethod(_auto_transfer)
+    _teacher_class = DeepEnsembleRegressor
+    _teacher_fit_step = staticmethod(_fit_regression_teacher)
+    _nonfinite_message = (
+        "The teacher's member outputs on {name} are not all finite; refit the "
+        "teacher (a lower lr, scaled inputs) before distilling it."
+    )
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        teacher = self.teacher
-        if isinstance(teacher, FrozenEstimator) and not isinstance(
-            teacher.estimator, DeepEnsembleRegressor
-        ):
-            raise TypeError(
-                f"The 'teacher' parameter of {type(self).__name__} must be a "
-                "DeepEnsembleRegressor (or a fitted one in FrozenEstimator). Got "
-                f"FrozenEstimator({type(teacher.estimator).__name__}) instead."
-            )
-        self._validate_nested()
-
-    def _teacher_outputs(self, X, y, X_aux):
-        """The fitted teacher and its members' raw outputs on X (and X_aux)."""
-        teacher = self.teacher
-        if isinstance(teacher, FrozenEstimator):
-            fitted = teacher.estimator
-            check_is_fitted(fitted)
-            aux = None if X_aux is None else fitted._predict_member_outputs(X_aux)
-            return fitted, fitted._predict_member_outputs(X), aux
-        if teacher is None:
-            teacher = DeepEnsembleRegressor(
-                random_state=self.random_state, device=self.device
-            )
-        elif hasattr(teacher, "net_"):
-            warnings.warn(
-                f"{type(self).__name__} got a fitted teacher, which fit() clones "
-                "and fits again on the same data (as cross-validation requires). "
-                "To distil this fitted ensemble as it is, pass "
-                "teacher=FrozenEstimator(ensemble) (sklearn.frozen).",
-                UserWarning,
-                stacklevel=4,
-            )
-        from ._cache import cached_teacher_fit
-
-        memory = check_memory(self.memory)
-        return cached_teacher_fit(
-            memory, _fit_regression_teacher, clone(teacher), X, y, X_aux
-        )
+    @staticmethod
+    def _member_outputs(teacher, X) -> np.ndarray:
+        return teacher._predict_member_outputs(X)
 
     def fit(self, X, y, X_aux=None) -> PriorNetworkRegressor:
         """Fit (or take) the teacher ensemble, then distil it into one network.
@@ -976,21 +945,10 @@ class PriorNetworkRegressor(_StudentMixin, _BaseNeuralRegressor):
         sample_shape = tuple(X.shape[1:])
         if X_aux is not None:
             X_aux = self._validate_aux(X_aux, sample_shape)
-        warm = self.warm_start and hasattr(self, "net_")
-        if warm and sample_shape != self.sample_shape_:
-            raise ValueError(
-                "warm_start=True needs the same input shape as the previous fit: "
-                f"{self.sample_shape_}, got {sample_shape}."
-            )
+        warm = self._is_warm(sample_shape)
         with interrupts_propagate():
             teacher, outputs, aux_outputs = self._teacher_outputs(X_raw, y_raw, X_aux)
-        for name, values in (("X", outputs), ("X_aux", aux_outputs)):
-            if values is not None and not np.isfinite(values).all():
-                raise ValueError(
-                    f"The teacher's member outputs on {name} are not all finite; "
-                    "refit the teacher (a lower lr, scaled inputs) before "
-                    "distilling it."
-                )
+        self._check_teacher_outputs(outputs, aux_outputs)
         if teacher.n_targets_ != self.n_targets_:
             raise ValueError(
                 f"The teacher was fitted on {teacher.n_targets_} target(s), but y "
