@@ -96,10 +96,10 @@ MLBENCH = {"vowel": "Vowel", "vehicle": "Vehicle", "dna": "DNA", "shuttle": "Shu
 #: Extra EnD² rows of the table: row name -> PriorNetworkDistiller parameters
 #: set on top of the defaults (and of the mode's epochs). The defaults are
 #: ``criterion__ce_weight=100`` (for ``loss="nll"``) and ``transfer="auto"``
-#: (FeatureNoise()); these rows take them apart.
+#: (FeatureNoise()), and annealing="auto" is then T = 1; these rows take them
+#: apart (the paper row anneals: its loss has no cross-entropy term).
 END2_VARIANTS: dict[str, dict[str, Any]] = {
     'EnD² (loss="proxy")': dict(loss="proxy"),
-    "EnD² (ce_weight=0)": dict(criterion__ce_weight=0.0),
     "EnD² (transfer=None)": dict(transfer=None),
     "EnD² (paper: ce_weight=0, transfer=None)": dict(
         criterion__ce_weight=0.0, transfer=None
@@ -109,6 +109,7 @@ END2_VARIANTS: dict[str, dict[str, Any]] = {
 #: table; run them by name with ``--validation --models ...``). Every setting
 #: that the defaults would change is explicit.
 VALIDATION_VARIANTS: dict[str, dict[str, Any]] = {
+    "EnD² (ce_weight=0)": dict(criterion__ce_weight=0.0),
     "EnD² (annealing=None)": dict(annealing=None),
     'EnD² (loss="proxy", annealing=None)': dict(loss="proxy", annealing=None),
     "EnD² (ce_weight=100, transfer=GaussianNoise())": dict(
@@ -768,16 +769,25 @@ UPDATE_TEACHER_TOLERANCE = {"error": 1e-9, "ood_auroc_knowledge": 1e-3}
 
 
 def _update_rows(merged: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Replace rows of ``merged`` by those of a later run of the same seeds.
+    """Replace or add rows of ``merged`` by those of another run of the same seeds.
 
-    For re-running only the rows that a change of the defaults moves (e.g. the
-    EnD² rows) without re-running the others; the update's ensemble row must
-    match the merged one (it is the teacher both distil).
+    For rows run apart (e.g. the rows that a change of the defaults moves, and
+    the others in a parallel process): the run's ensemble row must match the
+    merged one (it is the teacher both distil); a row new to ``merged`` must
+    come for all of its seeds.
     """
     for dataset, block in payload["datasets"].items():
         if dataset not in merged["datasets"]:
             raise ValueError(f"update: {dataset} is not in the merged runs")
         target = merged["datasets"][dataset]
+        for model in block["per_seed"]:
+            if model not in target["per_seed"]:
+                if sorted(block["seeds"]) != sorted(target["seeds"]):
+                    raise ValueError(
+                        f"update: row {model!r} of {dataset} is new and comes for "
+                        f"seeds {block['seeds']}, not all of {target['seeds']}"
+                    )
+                target["per_seed"][model] = [None] * len(target["seeds"])
         for i, seed in enumerate(block["seeds"]):
             if seed not in target["seeds"]:
                 raise ValueError(f"update: {dataset} seed {seed} is not merged")
@@ -791,11 +801,8 @@ def _update_rows(merged: dict[str, Any], payload: dict[str, Any]) -> None:
                         f"{new[key]} against {old[key]}: another teacher"
                     )
             for model, runs in block["per_seed"].items():
-                if model == "ensemble":
-                    continue
-                if model not in target["per_seed"]:
-                    raise ValueError(f"update: row {model!r} is not merged")
-                target["per_seed"][model][j] = runs[i]
+                if model != "ensemble":
+                    target["per_seed"][model][j] = runs[i]
 
 
 def merge(
@@ -853,7 +860,10 @@ def merge(
     merged["meta"]["seeds"] = sorted(
         {s for block in merged["datasets"].values() for s in block["seeds"]}
     )
+    order = {name: i for i, name in enumerate(model_names(validation=True))}
     for block in merged["datasets"].values():
+        rows = sorted(block["per_seed"], key=lambda m: order.get(m, len(order)))
+        block["per_seed"] = {m: block["per_seed"][m] for m in rows}
         block["summary"] = summarise(block["per_seed"])
     merged["panel"] = panel_summary(merged["datasets"])
     write_outputs(merged, output)
@@ -920,9 +930,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--update", nargs="+", type=Path, default=None, metavar="FOLDER",
-        help="with --merge: later runs of some rows (same sets and seeds, "
-        "e.g. the EnD² rows after a change of the defaults) whose rows replace "
-        "the merged ones; their ensemble must be the same",
+        help="with --merge: runs of other rows of the same sets and seeds "
+        "(e.g. the EnD² rows re-run after a change of the defaults) whose rows "
+        "replace or add to the merged ones; their ensemble must be the same",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.update is not None and args.merge is None:

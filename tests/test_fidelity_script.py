@@ -1,4 +1,4 @@
-"""benchmarks/fidelity.py's merging: rows re-run after a change replace the old ones."""
+"""benchmarks/fidelity.py's merging: rows run apart join those of the same teacher."""
 
 import importlib.util
 import json
@@ -45,11 +45,16 @@ def test_update_replaces_rows_of_the_same_teacher(fidelity, tmp_path):
     (later / "results.json").write_text(json.dumps(new), "utf-8")
     with pytest.raises(ValueError, match="another teacher"):
         fidelity.merge([base], tmp_path / "refused", [later])
-    # A row that is not in the merged runs is refused too.
+    # A row new to the merged runs is added, for all of their seeds only.
     new["datasets"]["digits"]["per_seed"]["ensemble"][0]["ood_auroc_knowledge"] -= 0.01
     new["datasets"]["digits"]["per_seed"]["EnD"] = new["datasets"]["digits"][
         "per_seed"
     ]["EnD²"]
     (later / "results.json").write_text(json.dumps(new), "utf-8")
-    with pytest.raises(ValueError, match="row 'EnD' is not merged"):
+    merged = fidelity.merge([base], tmp_path / "added", [later])
+    assert merged["datasets"]["digits"]["per_seed"]["EnD"] == rows["EnD²"]
+    assert "EnD" in merged["datasets"]["digits"]["summary"]
+    new["datasets"]["digits"]["seeds"] = [1]
+    (later / "results.json").write_text(json.dumps(new), "utf-8")
+    with pytest.raises(ValueError, match="seed 1 is not merged|not all of"):
         fidelity.merge([base], tmp_path / "refused2", [later])
