@@ -856,6 +856,9 @@ def merge(
         payload = json.loads((Path(folder) / "results.json").read_text("utf-8"))
         _update_rows(merged, payload)
         merged["meta"]["command"] += " ; rows updated by: " + payload["meta"]["command"]
+        merged["meta"]["wall_seconds"] += payload["meta"].get("wall_seconds", 0)
+        for key in ("end2_variants", "end_variants"):
+            merged["meta"][key].update(payload["meta"].get(key, {}))
         merged["meta"].setdefault("updated_by", []).append(payload["meta"])
     merged["meta"]["seeds"] = sorted(
         {s for block in merged["datasets"].values() for s in block["seeds"]}
