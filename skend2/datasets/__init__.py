@@ -3,9 +3,11 @@
 Synthetic generators live in ``_synthetic``, in/out-of-distribution splits in
 ``_ood_splits``, file loaders in ``_loaders`` and the four mlbench (UCI) sets of
 the fidelity panel in ``_mlbench``, the regression sets and their PCA split in
-``_regression``; this package only re-exports them.
+``_regression``, an image augmentation and a Dataset over arrays in
+``_augmentation``; this package only re-exports them.
 """
 
+from ._augmentation import ArrayDataset, RandomCropFlip
 from ._loaders import (
     load_cifar10,
     load_cifar100,
@@ -48,4 +50,6 @@ __all__ = [
     "load_mlbench_regression",
     "split_pca_ood",
     "load_regression_ood",
+    "RandomCropFlip",
+    "ArrayDataset",
 ]
