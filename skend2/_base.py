@@ -46,6 +46,7 @@ from ._net import (
     _NET_PREFIXES,
     _PREFIXES,
     _PROPAGATE_INTERRUPTS,
+    ANNEALING_CALLBACK,
     GRADIENT_CLIP_CALLBACK,
     _flush_denormal_is_on,
     _Net,
@@ -381,7 +382,7 @@ class BaseNeuralEstimator(BaseEstimator):
             iterator_train__member=member,
             iterator_train__seed=seed,
         )
-        return (net_class or _Net)(
+        net = (net_class or _Net)(
             module=module,
             criterion=self._criterion_class(),
             optimizer=self.optimizer,
@@ -401,6 +402,34 @@ class BaseNeuralEstimator(BaseEstimator):
             **net_kwargs,
             **routed,
         )
+        self._check_callback_params(net, routed)
+        return net
+
+    def _check_callback_params(self, net: _Net, routed: dict[str, Any]) -> None:
+        """``callbacks__<name>__*`` of a callback the net does not have: an error.
+
+        skorch ignores them silently (e.g. ``callbacks__annealing__*`` when
+        ``annealing`` resolves to None).
+        """
+        named = {k.split("__")[1] for k in routed if k.startswith("callbacks__")}
+        if not named:
+            return
+        net.initialize_callbacks()
+        missing = sorted(named - {name for name, _ in net.callbacks_})
+        if missing:
+            hints = {
+                ANNEALING_CALLBACK: " (annealing resolves to None, T = 1: set "
+                "annealing to a schedule; annealing='auto' is T = 1 when the "
+                "loss has a cross-entropy term)",
+                GRADIENT_CLIP_CALLBACK: " (gradient_clip is None)",
+            }
+            raise ValueError(
+                f"{type(self).__name__} got parameters for the callback(s) "
+                + ", ".join(f"{name!r}{hints.get(name, '')}" for name in missing)
+                + " that it does not have; its callbacks: "
+                + ", ".join(name for name, _ in net.callbacks_)
+                + "."
+            )
 
     def _gradient_clip_callbacks(self) -> dict:
         if self.gradient_clip is None:

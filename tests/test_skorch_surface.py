@@ -12,7 +12,12 @@ from skorch.dataset import ValidSplit
 from skorch.history import History
 from torch import nn
 
-from skend2 import DeepEnsembleClassifier, EnsembleDistiller, PriorNetworkDistiller
+from skend2 import (
+    DeepEnsembleClassifier,
+    EnsembleDistiller,
+    PriorNetworkDistiller,
+    TemperatureAnnealing,
+)
 
 
 def small(**kwargs):
@@ -103,12 +108,38 @@ def test_optimizer_and_callback_params_reach_skorch(iris, iris_teacher):
         FrozenEstimator(iris_teacher),
         max_epochs=2,
         random_state=0,
+        annealing=TemperatureAnnealing(),  # "auto" is T = 1 here: no callback
         callbacks__gradient_clip__gradient_clip_value=3.0,
         callbacks__annealing__schedule=lambda epoch, max_epochs: 2.0,
     ).fit(X, y)
     callbacks = dict(student.net_.callbacks_)
     assert callbacks["gradient_clip"].gradient_clip_value == 3.0
     np.testing.assert_array_equal(student.history_[:, "temperature"], [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({}, "annealing"),  # the default cross-entropy term: T = 1, no callback
+        ({"annealing": None}, "annealing"),
+        ({"gradient_clip": None, "callbacks__gradient_clip__x": 1}, "gradient_clip"),
+        ({"callbacks__typo__x": 1}, "typo"),
+    ],
+)
+def test_params_of_a_callback_the_net_does_not_have_are_an_error(
+    iris, iris_teacher, params, name
+):
+    X, y = iris
+    if name == "annealing":
+        params = {**params, "callbacks__annealing__schedule": lambda e, m: 2.0}
+    student = PriorNetworkDistiller(
+        FrozenEstimator(iris_teacher), max_epochs=2, random_state=0, **params
+    )
+    with pytest.raises(ValueError, match=f"callback\\(s\\) '{name}'"):
+        student.fit(X, y)
+    assert not hasattr(student, "net_")  # fit is atomic
+    with pytest.raises(ValueError, match="'typo' that it does not have"):
+        small(callbacks__typo__x=1).fit(X, y)
 
 
 def test_iterator_train_params_reach_the_iterator(iris):
