@@ -573,8 +573,8 @@ def panel_summary(blocks: dict[str, dict]) -> dict[str, dict]:
             "n_sets": n,
             "n_error_le_single": int(sum(v <= 0 for v in vs_single)),
             "n_best_ood_ge_end": int(sum(v >= 0 for v in vs_end)),
-            "max_abs_error_vs_end2": float(
-                np.nanmax(np.abs([v["error_vs_end2"] for v in per_set.values()]))
+            "max_abs_error_vs_end2": _nanmax_abs(
+                [v["error_vs_end2"] for v in per_set.values()]
             ),
         }
     return out
@@ -803,6 +803,12 @@ def _update_rows(merged: dict[str, Any], payload: dict[str, Any]) -> None:
             for model, runs in block["per_seed"].items():
                 if model != "ensemble":
                     target["per_seed"][model][j] = runs[i]
+
+
+def _nanmax_abs(values: list[float]) -> float:
+    """The largest absolute value, NaN if there is none (without a warning)."""
+    finite = [abs(v) for v in values if not math.isnan(v)]
+    return max(finite) if finite else math.nan
 
 
 def merge(
