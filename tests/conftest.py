@@ -49,3 +49,11 @@ def assert_same_members(a, b, X):
     np.testing.assert_array_equal(
         a.predict_member_logits(X), b.predict_member_logits(X)
     )
+
+
+def linear_problem(n: int, d: int):
+    """A small two-class problem: float32 Gaussian X, y from a linear rule."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    return X, y

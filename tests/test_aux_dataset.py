@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import linear_problem
 from sklearn.frozen import FrozenEstimator
 from skorch.callbacks import Callback
 from skorch.net import NeuralNet
@@ -23,10 +24,7 @@ N, D, N_AUX = 48, 4, 40
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(N, D)).astype(np.float32)
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
-    return X, y
+    return linear_problem(N, D)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import linear_problem
 from sklearn.frozen import FrozenEstimator
 from torch.utils.data import Dataset, TensorDataset
 
@@ -22,10 +23,7 @@ N, D = 48, 4
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(N, D)).astype(np.float32)
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
-    return X, y
+    return linear_problem(N, D)
 
 
 def as_dataset(X, y):
