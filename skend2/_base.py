@@ -239,6 +239,10 @@ class BaseNeuralEstimator(BaseEstimator):
         """The estimator's defaults of ``criterion__*`` (the user's win)."""
         return {}
 
+    def _criterion_params(self) -> dict[str, Any]:
+        """The criterion's keyword arguments: the defaults, then the user's."""
+        return {**self._criterion_defaults(), **self._params_for("criterion")}
+
     # -- input checks -----------------------------------------------------------
     def _validate_predict_data(self, X) -> np.ndarray | DatasetInput:
         check_is_fitted(self)
@@ -375,8 +379,8 @@ class BaseNeuralEstimator(BaseEstimator):
             for k, v in self._params_for(prefix).items()
         }
         routed.setdefault("iterator_train__shuffle", True)
-        for key, value in self._criterion_defaults().items():
-            routed.setdefault(f"criterion__{key}", value)
+        for key, value in self._criterion_params().items():
+            routed[f"criterion__{key}"] = value
         routed.update(
             iterator_train__n_members=n_members,
             iterator_train__member=member,

@@ -60,6 +60,16 @@ def _fit_teacher(teacher, X, y, X_aux):
     return teacher, logits, aux_logits
 
 
+#: The parameters every distiller's student has (classifiers and regressor).
+_STUDENT_CONSTRAINTS: dict[str, list] = {
+    "annealing": [None, StrOptions({"auto"}), callable],
+    "transfer": [None, StrOptions({"auto"}), HasMethods(["fit", "sample"])],
+    "transfer_weight": [Interval(Real, 0, 1, closed="left")],
+    "memory": [None, str, HasMethods(["cache"])],
+    "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
+}
+
+
 class _DistillationNet(_Net):
     """The student's net: adds the loss on transfer and auxiliary inputs to each step.
 
@@ -369,12 +379,8 @@ class _BaseDistiller(_StudentMixin, BaseNeuralClassifier):
                 "a DeepEnsembleClassifier (or a fitted one in FrozenEstimator)",
             ),
         ],
-        "annealing": [None, StrOptions({"auto"}), callable],
-        "transfer": [None, StrOptions({"auto"}), HasMethods(["fit", "sample"])],
-        "transfer_weight": [Interval(Real, 0, 1, closed="left")],
+        **_STUDENT_CONSTRAINTS,
         "teacher_outputs": [StrOptions({"auto", "offline", "online"})],
-        "memory": [None, str, HasMethods(["cache"])],
-        "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
     }
 
     _teacher_class = DeepEnsembleClassifier

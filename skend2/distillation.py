@@ -452,8 +452,7 @@ class PriorNetworkDistiller(_BaseDistiller):
         # cross-entropy term does that itself, and annealing it too cost
         # accuracy (2-D spirals) and nothing was gained on the fidelity panel's
         # validation splits (docs/benchmarks.md). T = 1 then.
-        criterion = {**self._criterion_defaults(), **self._params_for("criterion")}
-        if criterion.get("ce_weight", 0.0):
+        if self._criterion_params().get("ce_weight", 0.0):
             return None
         return super()._auto_annealing()
 

@@ -21,12 +21,12 @@ import torch
 from sklearn.base import RegressorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import nn
 
 from ._base import BaseNeuralEstimator, _warn_if_unscaled
-from ._distiller import _StudentMixin
+from ._distiller import _STUDENT_CONSTRAINTS, _StudentMixin
 from ._net import interrupts_propagate, merge_histories
 from ._regression_losses import (
     GaussianNLLLoss,
@@ -891,11 +891,7 @@ class PriorNetworkRegressor(_StudentMixin, _BaseNeuralRegressor):
                 "a DeepEnsembleRegressor (or a fitted one in FrozenEstimator)",
             ),
         ],
-        "annealing": [None, StrOptions({"auto"}), callable],
-        "transfer": [None, StrOptions({"auto"}), HasMethods(["fit", "sample"])],
-        "transfer_weight": [Interval(Real, 0, 1, closed="left")],
-        "memory": [None, str, HasMethods(["cache"])],
-        "gradient_clip": [None, Interval(Real, 0, None, closed="neither")],
+        **_STUDENT_CONSTRAINTS,
     }
 
     def _criterion_class(self) -> type[nn.Module]:
